@@ -1,0 +1,93 @@
+"""Figure helpers: plain Plotly figure dicts, small and theme-neutral.
+
+Figures are built as plain dicts (no plotly.graph_objects, no default template): the
+JSON stays small and building it costs microseconds. Colours of text and grid come
+from THEMES, applied by the browser (from the page's theme) or by the image exporter,
+so one cached figure serves both light and dark readers.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# Series colours chosen to read on both a light and a dark background.
+PALETTE = {
+    "blue": "#3b82f6",
+    "orange": "#f59e0b",
+    "green": "#10b981",
+    "red": "#ef4444",
+    "purple": "#a855f7",
+    "grey": "#94a3b8",
+    "teal": "#14b8a6",
+    "pink": "#ec4899",
+}
+
+THEMES: dict[str, dict[str, str]] = {
+    "light": {"text": "#1f2328", "grid": "#e5e7eb", "zero": "#d1d5db", "bg": "#ffffff",
+              "shade": "rgba(239,68,68,0.12)"},
+    "dark": {"text": "#e6edf3", "grid": "#30363d", "zero": "#484f58", "bg": "#0d1117",
+             "shade": "rgba(239,68,68,0.22)"},
+}
+
+FONT = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
+        "'Noto Sans', sans-serif")
+
+
+def axis(title: str, **kw: Any) -> dict[str, Any]:
+    """An axis with a title and our defaults."""
+    return {"title": {"text": title}, "automargin": True, **kw}
+
+
+def figure(data: list[dict[str, Any]], *, title: str = "", height: int = 420,
+           **layout: Any) -> dict[str, Any]:
+    """A Plotly figure dict with the house layout."""
+    base: dict[str, Any] = {
+        "height": height,
+        "margin": {"l": 56, "r": 16, "t": 40 if title else 16, "b": 48},
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": FONT, "size": 13},
+        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        "hovermode": "closest",
+    }
+    if title:
+        base["title"] = {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}
+    base.update(layout)
+    return {"data": data, "layout": base}
+
+
+def themed(fig: dict[str, Any], theme: str = "light") -> dict[str, Any]:
+    """A copy of the figure with text and grid colours for a theme (for static images)."""
+    t = THEMES[theme]
+    out = copy.deepcopy(fig)
+    lay = out.setdefault("layout", {})
+    lay["paper_bgcolor"] = t["bg"]
+    lay["plot_bgcolor"] = t["bg"]
+    lay.setdefault("font", {})["color"] = t["text"]
+    for key in list(lay):
+        if key.startswith(("xaxis", "yaxis")):
+            lay[key] = {**lay[key], "gridcolor": t["grid"], "zerolinecolor": t["zero"],
+                        "linecolor": t["grid"]}
+    if "xaxis" not in lay:
+        lay["xaxis"] = {"gridcolor": t["grid"], "zerolinecolor": t["zero"]}
+    if "yaxis" not in lay:
+        lay["yaxis"] = {"gridcolor": t["grid"], "zerolinecolor": t["zero"]}
+    return out
+
+
+def vline(x: float, text: str, color: str, *, yref: str = "paper", dash: str = "dot"
+          ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A vertical marker line and its label, as (shape, annotation)."""
+    shape = {"type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1, "yref": yref,
+             "line": {"color": color, "width": 1.5, "dash": dash}}
+    note = {"x": x, "y": 1, "yref": yref, "text": text, "showarrow": False,
+            "xanchor": "left", "yanchor": "top", "font": {"color": color, "size": 11}}
+    return shape, note
+
+
+def shade(x0: float, x1: float, text: str = "", *, xref: str = "x") -> dict[str, Any]:
+    """A shaded vertical band (e.g. the trigger window); colour set per theme."""
+    return {"type": "rect", "xref": xref, "yref": "paper", "x0": x0, "x1": x1, "y0": 0,
+            "y1": 1, "fillcolor": "rgba(239,68,68,0.15)", "line": {"width": 0},
+            "layer": "below", "name": text}

@@ -1,0 +1,81 @@
+"""Small, dependency-free statistics used to report honest numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+Z95 = 1.959963984540054
+
+
+def proportion_ci(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def quantile_ci(samples: Sequence[float] | np.ndarray, q: float, z: float = Z95
+                ) -> tuple[float, float, float]:
+    """A quantile with a distribution-free 95 % CI from order statistics.
+
+    The number of samples below the true q-quantile is Binomial(n, q); the interval
+    takes the order statistics at n·q ± z·sqrt(n·q·(1−q)) (normal approximation,
+    e.g. Conover, *Practical Nonparametric Statistics*, §3.2). With too few samples
+    in the tail the upper bound is the sample maximum, which says so honestly.
+    """
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = x.size
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    est = float(np.quantile(x, q))
+    half = z * math.sqrt(n * q * (1 - q))
+    lo = max(0, math.floor(n * q - half) - 1)
+    hi = min(n - 1, math.ceil(n * q + half))
+    return (est, float(x[lo]), float(x[hi]))
+
+
+def mean_ci(samples: Sequence[float] | np.ndarray, z: float = Z95) -> tuple[float, float, float]:
+    """Mean with a normal-approximation 95 % CI."""
+    x = np.asarray(samples, dtype=float)
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(x.mean())
+    if x.size < 2:
+        return (m, m, m)
+    half = z * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return (m, m - half, m + half)
+
+
+def histogram(samples: np.ndarray, bins: int = 60, *, log: bool = False,
+              lo: float | None = None, hi: float | None = None
+              ) -> tuple[list[float], list[float], list[float]]:
+    """Bin samples on the server (the basic plotly.js bundle has no histogram trace).
+
+    Returns bin centres, widths and the share of samples in each bin.
+    """
+    x = np.asarray(samples, dtype=float)
+    if x.size == 0:
+        return ([], [], [])
+    lo = float(x.min()) if lo is None else lo
+    hi = float(x.max()) if hi is None else hi
+    if hi <= lo:
+        hi = lo + 1.0
+    if log:
+        lo = max(lo, 1e-9)
+        edges = np.geomspace(lo, hi, bins + 1)
+    else:
+        edges = np.linspace(lo, hi, bins + 1)
+    counts, edges = np.histogram(np.clip(x, lo, hi), bins=edges)
+    share = counts / x.size
+    centres = (edges[:-1] + edges[1:]) / 2
+    if log:
+        centres = np.sqrt(edges[:-1] * edges[1:])
+    widths = np.diff(edges)
+    return (centres.tolist(), widths.tolist(), share.tolist())
