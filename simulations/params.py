@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from typing import Any, Literal
 Kind = Literal["int", "float", "choice", "bool", "int_list"]
 
 SEED_MAX = 2**32 - 1
+_INT_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
 class ParamError(ValueError):
@@ -130,7 +132,7 @@ class Param:
         if isinstance(raw, float) and raw.is_integer():
             return int(raw)
         text = str(raw)
-        if len(text) > 20 or not text.lstrip("+-").isdigit() or not text.isascii():
+        if len(text) > 20 or not _INT_RE.match(text):
             raise self.error(f"got {text[:40]!r}")
         return int(text)
 

@@ -1,0 +1,65 @@
+# From Demo to Durable — the commands a reader and a developer need.
+# `make run` is the only one a reader needs on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+PYTHON ?= python3
+# uv from PATH, else the copy `make uv` installs with pip.
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+uv:  ## install uv if it is missing (from PyPI, with pip)
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+	  { echo "installing uv with pip…"; $(PYTHON) -m pip install --quiet --disable-pip-version-check uv; }
+
+install: uv  ## install the locked environment (.venv) from uv.lock
+	$(UV) sync --frozen
+
+static: install  ## collect and compress static files for WhiteNoise
+	$(RUN) python scripts/vendor.py
+	$(RUN) python manage.py collectstatic --noinput --verbosity 0
+
+run: static  ## serve the book with gunicorn at http://$(HOST):$(PORT)
+	@export PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d); \
+	echo "Serving the book at http://$(HOST):$(PORT)/ (Ctrl-C stops)"; \
+	exec $(RUN) gunicorn monograph.wsgi:application --config gunicorn.conf.py \
+	  --bind $(HOST):$(PORT) --workers $(WORKERS)
+
+dev: install  ## runserver with autoreload and DEBUG on
+	MONOGRAPH_DEBUG=1 $(RUN) python manage.py runserver $(HOST):$(PORT)
+
+browser-deps:  ## make sure Debian's chromium is installed (browser tests, static images)
+	@bash scripts/ensure-chromium.sh
+
+test: install browser-deps  ## the whole suite, real-browser tests included
+	$(RUN) python scripts/vendor.py
+	$(RUN) python manage.py collectstatic --noinput --verbosity 0
+	$(RUN) pytest
+
+test-fast: install  ## everything except the browser tests
+	$(RUN) pytest -m "not browser"
+
+lint: install  ## ruff
+	$(RUN) ruff check .
+
+format: install  ## ruff format + import order
+	$(RUN) ruff check --fix --select I .
+
+bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
+	$(RUN) python manage.py collectstatic --noinput --verbosity 0
+	$(RUN) python manage.py bench
+
+vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
+	$(RUN) python scripts/vendor.py --fetch
+
+check-deploy: install  ## Django's deployment checks in production mode
+	MONOGRAPH_ENV=production SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	  ALLOWED_HOSTS=book.example.org $(RUN) python manage.py check --deploy --fail-level WARNING

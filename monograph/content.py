@@ -1,0 +1,438 @@
+"""The book's content: Markdown pages with front matter, validated and rendered once.
+
+A page that fails validation stops the process at start-up with an error naming the
+file and the field — never a half-rendered page in front of a reader.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import markdown
+import nh3
+import yaml
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+import simulations
+from simulations import ParamError
+
+WORDS_PER_MINUTE = 230
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+FIGURE_MARKER = "[[figure]]"
+_FIGURE_TOKEN = "<p>MONOGRAPH-FIGURE-SLOT</p>"
+KINDS = ("chapter", "checklist")
+FIELDS = {"title", "slug", "part", "order", "summary", "kind", "simulation",
+          "planned_simulation", "figure_caption", "presets"}
+
+
+class ContentError(ImproperlyConfigured):
+    """A content file is invalid; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field_name: str, message: str):
+        self.path, self.field, self.detail = str(path), field_name, message
+        super().__init__(f"{path}: {field_name}: {message}")
+
+
+# -- data -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Part:
+    id: int
+    numeral: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    query: dict[str, str]  # every effective parameter, as URL text
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    html: str
+    must: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    part: int
+    order: int
+    summary: str
+    kind: str
+    simulation: str | None
+    planned_simulation: str | None
+    figure_caption: str
+    presets: tuple[Preset, ...]
+    html_before: str
+    html_after: str
+    toc: tuple[tuple[int, str, str], ...]
+    words: int
+    do_this: tuple[ChecklistItem, ...]
+    path: Path
+
+    @property
+    def url(self) -> str:
+        return "/checklist/" if self.kind == "checklist" else f"/chapters/{self.slug}/"
+
+    @property
+    def reading_minutes(self) -> int:
+        return max(1, math.ceil(self.words / WORDS_PER_MINUTE))
+
+    @property
+    def has_figure(self) -> bool:
+        return self.simulation is not None
+
+
+@dataclass
+class Book:
+    title: str
+    subtitle: str
+    parts: tuple[Part, ...]
+    pages: tuple[Page, ...]
+    by_slug: dict[str, Page] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_slug = {p.slug: p for p in self.pages}
+
+    def part(self, part_id: int) -> Part | None:
+        return next((p for p in self.parts if p.id == part_id), None)
+
+    def neighbours(self, page: Page) -> tuple[Page | None, Page | None]:
+        i = self.pages.index(page)
+        prev = self.pages[i - 1] if i > 0 else None
+        nxt = self.pages[i + 1] if i + 1 < len(self.pages) else None
+        return prev, nxt
+
+    def checklist_page(self) -> Page | None:
+        return next((p for p in self.pages if p.kind == "checklist"), None)
+
+    def chapter_for_simulation(self, slug: str) -> Page | None:
+        return next((p for p in self.pages if p.simulation == slug), None)
+
+    def contents(self) -> list[tuple[Part | None, list[Page]]]:
+        """Pages grouped by part, in reading order; part 0 pages stand alone."""
+        groups: list[tuple[Part | None, list[Page]]] = []
+        for page in self.pages:
+            part = self.part(page.part)
+            if groups and part is not None and groups[-1][0] == part:
+                groups[-1][1].append(page)
+            else:
+                groups.append((part, [page]))
+        return groups
+
+
+# -- rendering ------------------------------------------------------------------------------
+_ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div",
+    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
+    "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "small", "span", "strong",
+    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}
+_ALLOWED_ATTRS = {
+    "*": {"class", "id", "title", "lang"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan", "align", "style"},
+    "th": {"colspan", "rowspan", "align", "style", "scope"},
+    "ol": {"start"},
+    "details": {"open"},
+}
+
+
+def _sanitise(raw_html: str) -> str:
+    """Strip scripts, event handlers, styles and javascript: links from rendered Markdown."""
+    attrs = {k: set(v) for k, v in _ALLOWED_ATTRS.items()}
+    attrs["td"].discard("style")
+    attrs["th"].discard("style")
+    return nh3.clean(raw_html, tags=_ALLOWED_TAGS, attributes=attrs,
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def _markdown() -> markdown.Markdown:
+    return markdown.Markdown(
+        extensions=["tables", "footnotes", "admonition", "pymdownx.details",
+                    "pymdownx.superfences", "pymdownx.highlight", "toc", "sane_lists", "smarty"],
+        extension_configs={
+            "toc": {"permalink": "#", "permalink_title": "Link to this section",
+                    "toc_depth": "2-3"},
+            "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},
+            "footnotes": {"BACKLINK_TITLE": "Back to the text"},
+            "smarty": {"smart_angled_quotes": False},
+        },
+        output_format="html",
+    )
+
+
+_DO_THIS_START = re.compile(r'^!!!\s+do-this\b.*$', re.M)
+_MUST = re.compile(r"^\[must\]\s*", re.I)
+
+
+def _do_this_items(body: str, md: markdown.Markdown) -> tuple[ChecklistItem, ...]:
+    """The list items of every 'Do this' callout, from the Markdown source."""
+    items: list[tuple[str, bool]] = []
+    for match in _DO_THIS_START.finditer(body):
+        lines = body[match.end():].splitlines()[1:]
+        current: list[str] = []
+        for line in lines:
+            if line.strip() and not line.startswith("    "):
+                break
+            text = line[4:]
+            if text.startswith("- ") or text.startswith("* "):
+                if current:
+                    items.append(_item(current))
+                current = [text[2:].strip()]
+            elif current and text.strip():
+                current.append(text.strip())
+        if current:
+            items.append(_item(current))
+    out = []
+    for text, must in items:
+        md.reset()
+        inner = md.convert(text)
+        inner = re.sub(r"^<p>(.*)</p>$", r"\1", inner.strip(), flags=re.S)
+        out.append(ChecklistItem(html=_sanitise(inner), must=must))
+    return tuple(out)
+
+
+def _item(lines: list[str]) -> tuple[str, bool]:
+    text = " ".join(lines)
+    must = bool(_MUST.match(text))
+    return _MUST.sub("", text), must
+
+
+def _mark_musts(body: str) -> str:
+    """Turn '[must]' at the start of a list item into a visible badge."""
+    return re.sub(r"^(\s*[-*]\s+)\[must\]\s*", r'\1<span class="must">must</span> ', body,
+                  flags=re.M | re.I)
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _count_words(rendered: str) -> int:
+    text = re.sub(r"<pre.*?</pre>", " ", rendered, flags=re.S)
+    text = html.unescape(_TAG.sub(" ", text))
+    return len(re.findall(r"[A-Za-z0-9][\w'’.%-]*", text))
+
+
+def _toc(md: markdown.Markdown) -> tuple[tuple[int, str, str], ...]:
+    out = []
+
+    def walk(tokens: list[dict[str, Any]]) -> None:
+        for t in tokens:
+            if t["level"] in (2, 3):
+                out.append((t["level"], t["id"], html.unescape(_TAG.sub("", t["name"]))))
+            walk(t.get("children", []))
+
+    walk(getattr(md, "toc_tokens", []))
+    return tuple(out)
+
+
+# -- loading --------------------------------------------------------------------------------
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+    if not text.startswith("---\n"):
+        raise ContentError(path, "front matter", "the file must start with a '---' line")
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        raise ContentError(path, "front matter", "no closing '---' line")
+    try:
+        meta = yaml.safe_load(text[4:end])
+    except yaml.YAMLError as exc:
+        raise ContentError(path, "front matter", f"not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ContentError(path, "front matter", "must be a mapping of field: value")
+    return meta, text[end + 5:]
+
+
+def _require(path: Path, meta: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in meta or meta[name] is None or meta[name] == "":
+        raise ContentError(path, name, "is required")
+    value = meta[name]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        want = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ContentError(path, name, f"must be a {want} (got {value!r})")
+    return value
+
+
+def _presets(path: Path, meta: dict[str, Any], sim: simulations.Simulation | None
+             ) -> tuple[Preset, ...]:
+    raw = meta.get("presets") or []
+    if not isinstance(raw, list):
+        raise ContentError(path, "presets", "must be a list of {label, params}")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"presets[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
+            raise ContentError(path, where, "needs a 'label' text and 'params' mapping")
+        params = entry.get("params") or {}
+        if not isinstance(params, dict):
+            raise ContentError(path, f"{where}.params", "must be a mapping of name: value")
+        if sim is None:
+            continue  # planned simulation: presets are kept for when it exists
+        try:
+            values, seed = sim.parse({str(k): v for k, v in params.items()})
+        except ParamError as exc:
+            raise ContentError(path, f"{where} ({entry['label']!r})", exc.message) from None
+        out.append(Preset(label=entry["label"], query=sim.to_query(values, seed)))
+    return tuple(out)
+
+
+def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Page:
+    """Read, validate and render one page."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ContentError(path, "file", "is not UTF-8 text") from None
+    meta, body = _front_matter(path, text)
+    unknown = sorted(set(meta) - FIELDS)
+    if unknown:
+        raise ContentError(path, unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})")
+    title = _require(path, meta, "title", str)
+    slug = _require(path, meta, "slug", str)
+    if not SLUG_RE.match(slug):
+        raise ContentError(path, "slug", f"{slug!r} must be lowercase words joined by '-'")
+    if slug != path.stem:
+        raise ContentError(path, "slug", f"{slug!r} must match the file name {path.stem!r}")
+    part = meta.get("part")
+    if not isinstance(part, int) or isinstance(part, bool):
+        raise ContentError(path, "part", f"must be a part id from book.yaml or 0 (got {part!r})")
+    if part != 0 and part not in {p.id for p in parts}:
+        ids = ", ".join(str(p.id) for p in parts)
+        raise ContentError(path, "part", f"unknown part {part} (book.yaml declares {ids}, or 0)")
+    order = _require(path, meta, "order", int)
+    summary = _require(path, meta, "summary", str).strip()
+    kind = meta.get("kind", "chapter")
+    if kind not in KINDS:
+        raise ContentError(path, "kind", f"must be one of {', '.join(KINDS)} (got {kind!r})")
+
+    sim_slug = meta.get("simulation")
+    sim = None
+    if sim_slug is not None:
+        sim = simulations.get(str(sim_slug))
+        if sim is None:
+            known = ", ".join(simulations.registry()) or "none yet"
+            raise ContentError(
+                path, "simulation",
+                f"unknown simulation {sim_slug!r} (registered: {known}); use "
+                "planned_simulation for one not built yet",
+            )
+    planned = meta.get("planned_simulation")
+    if planned is not None and (not isinstance(planned, str) or not SLUG_RE.match(planned)):
+        raise ContentError(path, "planned_simulation", f"must be a slug (got {planned!r})")
+    caption = meta.get("figure_caption", "") or ""
+    if not isinstance(caption, str):
+        raise ContentError(path, "figure_caption", "must be text")
+    presets = _presets(path, meta, sim)
+
+    md.reset()
+    rendered = md.convert(_mark_musts(body).replace(FIGURE_MARKER, "\n\nMONOGRAPH-FIGURE-SLOT\n\n"))
+    toc = _toc(md)
+    # The checklist links back to each chapter's callout.
+    rendered = rendered.replace('<div class="admonition do-this">',
+                                '<div class="admonition do-this" id="do-this">', 1)
+    rendered = _sanitise(rendered)
+    words = _count_words(rendered.replace(_FIGURE_TOKEN, ""))
+    if _FIGURE_TOKEN in rendered:
+        before, _, after = rendered.partition(_FIGURE_TOKEN)
+        after = after.replace(_FIGURE_TOKEN, "")
+    elif sim is not None:
+        # No marker: place the figure after the first section.
+        idx = rendered.find("<h2", 1)
+        idx = rendered.find("<h2", idx + 1) if idx >= 0 else -1
+        before, after = (rendered[:idx], rendered[idx:]) if idx > 0 else (rendered, "")
+    else:
+        before, after = rendered, ""
+    if sim is None:
+        before, after = before + after, ""
+
+    return Page(
+        slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
+        simulation=sim.slug if sim else None, planned_simulation=planned,
+        figure_caption=caption.strip(), presets=presets, html_before=before, html_after=after,
+        toc=toc, words=words, do_this=_do_this_items(body, md), path=path,
+    )
+
+
+def load_book(directory: Path) -> Book:
+    """Read book.yaml and every page in a folder; raise ContentError on the first problem."""
+    book_file = directory / "book.yaml"
+    if not directory.is_dir():
+        raise ContentError(directory, "MONOGRAPH_CONTENT_DIR", "is not a folder")
+    if not book_file.exists():
+        raise ContentError(book_file, "file", "missing: the folder needs a book.yaml")
+    try:
+        meta = yaml.safe_load(book_file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContentError(book_file, "file", f"not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise ContentError(book_file, "file", "must be a mapping")
+    title = _require(book_file, meta, "title", str)
+    raw_parts = meta.get("parts") or []
+    if not isinstance(raw_parts, list):
+        raise ContentError(book_file, "parts", "must be a list")
+    parts = []
+    for i, p in enumerate(raw_parts):
+        if not (isinstance(p, dict) and isinstance(p.get("id"), int) and p["id"] > 0
+                and isinstance(p.get("title"), str)):
+            raise ContentError(book_file, f"parts[{i}]", "needs an id (whole number > 0) and a title")
+        parts.append(Part(id=p["id"], numeral=str(p.get("numeral", p["id"])), title=p["title"]))
+    if len({p.id for p in parts}) != len(parts):
+        raise ContentError(book_file, "parts", "part ids must be unique")
+
+    md = _markdown()
+    pages: list[Page] = []
+    seen: dict[str, Path] = {}
+    orders: dict[int, Path] = {}
+    for path in sorted(directory.glob("*.md")):
+        page = load_page(path, tuple(parts), md)
+        if page.slug in seen:
+            raise ContentError(path, "slug", f"duplicate slug {page.slug!r} (also in {seen[page.slug]})")
+        if page.order in orders:
+            raise ContentError(path, "order", f"duplicate order {page.order} (also in {orders[page.order].name})")
+        seen[page.slug], orders[page.order] = path, path
+        pages.append(page)
+    if not pages:
+        raise ContentError(directory, "content", "no .md pages found")
+    if sum(p.kind == "checklist" for p in pages) > 1:
+        raise ContentError(directory, "kind", "only one page may be the checklist")
+    pages.sort(key=lambda p: p.order)
+    return Book(title=title, subtitle=str(meta.get("subtitle", "")), parts=tuple(parts),
+                pages=tuple(pages))
+
+
+# -- the process-wide book ------------------------------------------------------------------
+_lock = threading.Lock()
+_state: dict[str, Any] = {"book": None, "stamp": None}
+
+
+def _stamp(directory: Path) -> tuple:
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in directory.iterdir()
+                        if p.suffix in (".md", ".yaml")))
+
+
+def book() -> Book:
+    """The book, parsed once per process (and re-read on change when autoreload is on)."""
+    directory = Path(settings.CONTENT_DIR)
+    if _state["book"] is not None and not settings.CONTENT_AUTORELOAD:
+        return _state["book"]
+    with _lock:
+        stamp = _stamp(directory) if settings.CONTENT_AUTORELOAD else None
+        if _state["book"] is None or stamp != _state["stamp"]:
+            _state["book"] = load_book(directory)
+            _state["stamp"] = stamp
+        return _state["book"]
+
+
+def reset() -> None:
+    """Forget the parsed book (tests use this after changing settings)."""
+    _state["book"] = None
+    _state["stamp"] = None

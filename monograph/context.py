@@ -1,0 +1,13 @@
+"""Template context shared by every page."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from . import content
+from .version import version
+
+
+def site(request: HttpRequest) -> dict:
+    book = content.book()
+    return {"book": book, "app_version": version(), "checklist_page": book.checklist_page()}

@@ -1,0 +1,203 @@
+"""Adapting simulations/ to the web: reading query strings, running with a cache, shaping controls.
+
+Generic over the registry: nothing here names a simulation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import QueryDict
+
+import simulations
+from simulations import Param, ParamError, Simulation
+
+from . import metrics
+from .version import version
+
+# Query names the pages accept besides a simulation's own parameters.
+PAGE_EXTRAS = frozenset({"controls", "theme"})
+
+
+@dataclass
+class State:
+    """What a reader asked for: valid values, plus the raw text of any rejected ones."""
+
+    sim: Simulation
+    params: Any
+    seed: int
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def query(self) -> dict[str, str]:
+        return self.sim.to_query(self.params, self.seed)
+
+    @property
+    def querystring(self) -> str:
+        return urlencode(self.query)
+
+
+def flatten(query: QueryDict, allowed_extras: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Last value per name (a checkbox sends a hidden 0 then 1), minus page-only extras."""
+    return {k: query.getlist(k)[-1] for k in query if k not in allowed_extras}
+
+
+def resolve_strict(sim: Simulation, query: QueryDict,
+                   extras: frozenset[str] = frozenset()) -> State:
+    """Parse every parameter or raise ParamError naming the first bad one."""
+    params, seed = sim.parse(flatten(query, extras))
+    return State(sim, params, seed)
+
+
+def resolve_lenient(sim: Simulation, query: QueryDict,
+                    extras: frozenset[str] = PAGE_EXTRAS) -> State:
+    """Parse what is valid, default what is not, and keep every error (for full pages)."""
+    raw = flatten(query, extras)
+    errors: dict[str, str] = {}
+    good: dict[str, str] = {}
+    for name, value in raw.items():
+        try:
+            if name not in {p.name for p in sim.all_params}:
+                sim.parse({name: value})  # raises the 'unknown parameter' message
+            sim.param(name).parse(value)
+            good[name] = value
+        except ParamError as exc:
+            errors[name] = exc.message
+    try:
+        params, seed = sim.parse(good)
+    except ParamError as exc:  # a cross-parameter limit: fall back to the defaults for it
+        errors[exc.name] = exc.message
+        good.pop(exc.name, None)
+        try:
+            params, seed = sim.parse(good)
+        except ParamError:
+            params, seed = sim.defaults(), simulations.SEED.default
+    return State(sim, params, seed, errors, {k: raw[k] for k in errors if k in raw})
+
+
+def unknown_names(sim: Simulation, query: QueryDict, extras: frozenset[str]) -> list[str]:
+    known = {p.name for p in sim.all_params} | extras
+    return sorted(k for k in query if k not in known)
+
+
+# -- running ----------------------------------------------------------------------------------
+def _key(state: State) -> str:
+    text = f"{version()}|{state.sim.slug}|{state.querystring}"
+    return "sim:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def run(state: State) -> dict[str, Any]:
+    """The public result for a state, from the cache or a fresh run.
+
+    Returns the JSON-shaped result plus 'figure_json' (the figure pre-serialised, so a
+    cached hit costs no re-encoding) and 'cached'.
+    """
+    slug = state.sim.slug
+    key = _key(state)
+    hit = cache.get(key)
+    if hit is not None:
+        metrics.SIM_CACHE.labels(slug, "hit").inc()
+        return {**hit, "cached": True}
+    metrics.SIM_CACHE.labels(slug, "miss").inc()
+    start = time.perf_counter()
+    result = simulations.execute(state.sim, state.params, state.seed)
+    elapsed = time.perf_counter() - start
+    metrics.SIM_RUNS.labels(slug).inc()
+    metrics.SIM_SECONDS.labels(slug).observe(elapsed)
+    payload = {
+        "simulation": result["simulation"],
+        "title": result["title"],
+        "version": version(),
+        **{k: result[k] for k in ("params", "seed", "metrics", "summary", "series", "figure")},
+        "elapsed_ms": round(elapsed * 1000, 1),
+    }
+    payload["figure_json"] = json.dumps(payload["figure"], separators=(",", ":"))
+    cache.set(key, payload, settings.SIMULATION_CACHE_SECONDS)
+    return {**payload, "cached": False}
+
+
+def public_json(payload: dict[str, Any]) -> dict[str, Any]:
+    """The result as documented in PRODUCT.md (no internal fields)."""
+    return {k: v for k, v in payload.items() if k not in ("figure_json",)}
+
+
+# -- controls ---------------------------------------------------------------------------------
+def _slider(p: Param, value: Any) -> dict[str, Any]:
+    """Slider position and range; log-scale parameters slide over log10 of the value."""
+    if p.kind not in ("int", "float"):
+        return {}
+    if p.scale == "log":
+        lo, hi = math.log10(p.min), math.log10(p.max)
+        pos = math.log10(max(float(value), p.min))
+        return {"min": f"{lo:.4f}", "max": f"{hi:.4f}", "step": "any", "value": f"{pos:.4f}"}
+    step = p.step if p.step else (1 if p.kind == "int" else (p.max - p.min) / 100)
+    return {"min": p.to_query(p.min if p.kind == "float" else int(p.min)),
+            "max": p.to_query(p.max if p.kind == "float" else int(p.max)),
+            "step": f"{step:g}", "value": p.to_query(value)}
+
+
+def controls(state: State) -> list[dict[str, Any]]:
+    """Everything a template needs to draw one control per declared parameter."""
+    out = []
+    for p in state.sim.params:
+        value = getattr(state.params, p.name)
+        out.append({
+            "name": p.name, "label": p.label, "kind": p.kind, "unit": p.unit, "help": p.help,
+            "describe": p.describe(), "scale": p.scale,
+            "value": state.raw.get(p.name, p.to_query(value)),
+            "checked": bool(value) if p.kind == "bool" else False,
+            "choices": [(c, p.choice_labels.get(c, c.replace("_", " "))) for c in p.choices],
+            "min": "" if p.min is None else p.to_query(p.min if p.kind == "float" else int(p.min)),
+            "max": "" if p.max is None else p.to_query(p.max if p.kind == "float" else int(p.max)),
+            "step": "any" if p.kind == "float" else "1",
+            "slider": _slider(p, value),
+            "error": state.errors.get(p.name, ""),
+        })
+    return out
+
+
+def format_value(value: Any, unit: str) -> str:
+    """A metric value for people: shares as %, times with units, null as 'never'."""
+    if value is None:
+        return "never"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if unit == "share":
+        pct = value * 100
+        return f"{pct:.1f} %" if abs(pct) >= 0.1 or pct == 0 else f"{pct:.2g} %"
+    if isinstance(value, int):
+        text = f"{value:,}"
+    elif abs(value) >= 100:
+        text = f"{value:,.0f}"
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.3g}"
+    if unit in ("", "count"):
+        return text
+    if unit == "×":
+        return f"{text}×"
+    return f"{text} {unit}"
+
+
+def metric_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for name, m in payload["metrics"].items():
+        ci = m.get("ci95")
+        closed = m.get("closed_form")
+        rows.append({
+            "name": name, "label": m["label"], "value": format_value(m["value"], m["unit"]),
+            "ci95": (f"{format_value(ci[0], m['unit'])} – {format_value(ci[1], m['unit'])}"
+                     if ci else ""),
+            "closed_form": format_value(closed, m["unit"]) if closed is not None else "",
+        })
+    return rows

@@ -1,0 +1,16 @@
+"""Template helpers."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+@register.filter
+def json_text(text: str) -> SafeString:
+    """Pre-serialised JSON made safe inside <script type="application/json"> (as json_script)."""
+    return mark_safe(str(text).translate(_JSON_ESCAPES))  # noqa: S308 - escaped above

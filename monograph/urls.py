@@ -1,0 +1,26 @@
+"""URLs: the product contract (PRODUCT.md). Keep them stable; wikis link here."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.contents, name="contents"),
+    path("chapters/<slug:slug>/", views.chapter, name="chapter"),
+    path("checklist/", views.checklist, name="checklist"),
+    path("simulations/", views.gallery, name="gallery"),
+    path("simulations/<slug:sim>/", views.lab, name="lab"),
+    path("simulations/<slug:sim>/figure", views.figure, name="figure"),
+    path("simulations/<slug:sim>/embed", views.embed, name="embed"),
+    path("simulations/<slug:sim>.json", views.result_json, name="result_json"),
+    path("simulations/<slug:sim>.csv", views.result_csv, name="result_csv"),
+    path("simulations/<slug:sim>.svg", views.result_image, {"fmt": "svg"}, name="result_svg"),
+    path("simulations/<slug:sim>.png", views.result_image, {"fmt": "png"}, name="result_png"),
+    path("api/openapi.json", views.openapi_json, name="openapi"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.prometheus_metrics, name="metrics"),
+]
+
+handler404 = "monograph.views.not_found"
+handler500 = "monograph.views.server_error"

@@ -1,0 +1,434 @@
+"""Fan-out tail latency: one slow backend in a hundred makes most requests slow.
+
+Model. User requests arrive as a Poisson stream and each fans out to `fanout` shards.
+Every shard has REPLICAS replicas, each a first-come-first-served queue with SERVERS
+worker threads. A call's service time is log-normal around `base_ms` (the median);
+with probability `slow_prob` it also takes `slow_ms` (a GC pause, a cold cache), and
+the slow call holds its worker the whole time. A request completes when every shard
+has answered. Hedging (`hedge_ms` > 0) follows gRPC's hedging policy: while a shard
+has not answered, another copy goes to a replica not yet tried every `hedge_ms`, up
+to one copy per replica; the first answer wins and every copy runs to completion, so
+hedges add real load.
+
+Speed. SimPy keeps the clock: one timeout per request arrival and one per hedging
+round. The queues themselves are FCFS multi-server queues whose start times are
+computed when a call arrives (the earliest free worker, Kiefer–Wolfowitz), updated
+with NumPy across all shards at once. For FCFS without cancellation this is exactly
+what `simpy.Resource` produces (the tests check it) at a fraction of its events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from . import plotting, stats
+from .core import Metric, Result, Simulation, spawn_rngs
+from .params import Param, ParamError
+from .plotting import PALETTE
+
+# -- model constants --------------------------------------------------------------------
+REPLICAS = 3  # copies of every shard; hedges go to replicas not tried yet
+SERVERS = 16  # worker threads per replica
+SIGMA = 0.5  # log-normal shape of normal service time (P99 ≈ 3.2 × median)
+MAX_CALLS = 4_000_000  # fanout × requests; larger runs would exceed the 2 s budget
+BLOCK_CALLS = 1 << 16  # random numbers are drawn in blocks of about this many calls
+BACKEND_SAMPLE = 200_000  # per-call latencies kept for the backend percentiles
+HEDGE_BUDGET = 0.2  # hedges a shard may receive per first call, on average
+HEDGE_BURST = 20.0  # tokens a shard's hedge budget can save up
+IDLE_GAP_MS = 1e6  # request spacing at load 0: longer than any call can take
+BINS = 60
+
+
+# -- parameters -------------------------------------------------------------------------
+PARAMS = (
+    Param(name="fanout", kind="int", default=10, min=1, max=500, step=1, scale="log",
+          label="Fan-out", unit="backends",
+          help="Backend shards every user request must hear from before it can answer."),
+    Param(name="slow_prob", kind="float", default=0.01, min=0, max=0.2, step=0.001,
+          label="Slow-call probability",
+          help="Chance that one backend call hits a slow event (GC pause, cold cache)."),
+    Param(name="slow_ms", kind="float", default=200, min=10, max=2000, step=10, unit="ms",
+          scale="log", label="Slow-event delay",
+          help="Extra time a call takes when it hits a slow event."),
+    Param(name="base_ms", kind="float", default=10, min=1, max=100, step=1, unit="ms",
+          label="Median service time",
+          help="Median time a backend needs for one call without a slow event."),
+    Param(name="load", kind="float", default=0.5, min=0, max=0.95, step=0.05,
+          label="Backend load",
+          help="Utilisation of backend workers by first calls (hedges add on top)."),
+    Param(name="hedge_ms", kind="float", default=0, min=0, max=1000, step=1, unit="ms",
+          label="Hedge after",
+          help="0 = no hedging; else send a copy to another replica after this delay."),
+    Param(name="requests", kind="int", default=2000, min=200, max=20000, step=100,
+          scale="log", label="Requests simulated",
+          help="User requests in one run: more gives tighter confidence intervals."),
+)
+
+
+def check_limits(p: Any) -> None:
+    """Refuse runs too large for the 2 s budget, naming the limit."""
+    calls = p.fanout * p.requests
+    if calls > MAX_CALLS:
+        raise ParamError(
+            "requests",
+            f"fanout × requests must be at most {MAX_CALLS:,} (got {calls:,}): "
+            f"lower requests to {MAX_CALLS // p.fanout:,} or fewer",
+        )
+
+
+# -- the model --------------------------------------------------------------------------
+def mean_service_ms(p: Any) -> float:
+    """Expected service time of one call, slow events included."""
+    return p.base_ms * math.exp(SIGMA**2 / 2) + p.slow_prob * p.slow_ms
+
+
+def arrival_rate_per_ms(p: Any) -> float:
+    """User requests per ms that keep every backend worker busy a share `load` of the time.
+
+    Each request sends one first call to every shard, to one of REPLICAS replicas with
+    SERVERS workers each, so per-worker utilisation is rate × mean service / (R × c).
+    """
+    return p.load * REPLICAS * SERVERS / mean_service_ms(p)
+
+
+def share_slow_closed_form(slow_prob: float, n: int | np.ndarray) -> Any:
+    """Probability that at least one of n independent calls is slow: 1 − (1 − p)^n."""
+    return 1 - (1 - slow_prob) ** n
+
+
+class _Backends:
+    """FCFS queues with SERVERS workers for every (shard, replica), updated in bulk."""
+
+    def __init__(self, shards: int):
+        self.free_at = np.zeros((shards * REPLICAS, SERVERS))
+        self._flat = self.free_at.reshape(-1)  # a view: one index per worker
+
+    def call(self, now: float, queues: np.ndarray, service: np.ndarray,
+             out: np.ndarray | None = None) -> np.ndarray:
+        """Queue one call on each of `queues` (all distinct) at `now`; return finish times.
+
+        Each call takes the worker that frees up first and starts when it does (or now):
+        first come, first served, exactly as simpy.Resource would schedule it.
+        """
+        worker = queues * SERVERS + self.free_at[queues].argmin(axis=1)
+        end = np.maximum(self._flat[worker], now, out=out)
+        end += service
+        self._flat[worker] = end
+        return end
+
+
+class _HedgeDraws:
+    """Service times for hedged copies, drawn in chunks from their own stream."""
+
+    CHUNK = 4096
+
+    def __init__(self, gen: np.random.Generator, p: Any):
+        self.gen, self.p = gen, p
+        self.service = self.slow = np.empty(0)
+        self.used = 0
+        self.spent_ms = 0.0  # service time of the copies handed out in earlier chunks
+
+    def take(self, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next m hedged calls' service times and slow flags."""
+        if self.used + m > self.service.size:
+            self.spent_ms += float(self.service[:self.used].sum())
+            self.service, self.slow = _draw_calls(self.gen, self.gen, self.p,
+                                                  max(self.CHUNK, m))
+            self.used = 0
+        cut = slice(self.used, self.used + m)
+        self.used += m
+        return self.service[cut], self.slow[cut]
+
+    def busy_ms(self) -> float:
+        """Worker time taken by every hedged copy handed out so far."""
+        return self.spent_ms + float(self.service[:self.used].sum())
+
+
+def _draw_calls(service_gen: np.random.Generator, slow_gen: np.random.Generator, p: Any,
+                size: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Service times of calls (log-normal plus slow events) and which calls were slow."""
+    service = service_gen.lognormal(math.log(p.base_ms), SIGMA, size)
+    slow = slow_gen.random(size) < p.slow_prob
+    service += slow * p.slow_ms
+    return service, slow
+
+
+@dataclass
+class _Outcome:
+    """Raw per-request results of one run, before any statistics."""
+
+    sent_at: np.ndarray  # arrival time of each request (ms)
+    answer_at: np.ndarray  # requests × shards: when each shard's first answer came
+    answer_slow: np.ndarray  # requests × shards: that answer came from a slow call
+    hedges: np.ndarray  # extra calls sent by hedging, per request
+    busy_ms: float  # worker time spent on all calls, hedges included
+    span_ms: float  # time over which requests arrived
+    events: int  # SimPy events processed
+
+    @property
+    def latency_ms(self) -> np.ndarray:
+        """Whole-request latency: until the last shard answered."""
+        return self.answer_at.max(axis=1) - self.sent_at
+
+    @property
+    def waited_slow(self) -> np.ndarray:
+        """Requests for which some shard's (first) answer came from a slow call."""
+        return self.answer_slow.any(axis=1)
+
+
+def simulate(p: Any, seed: int) -> _Outcome:
+    """Run the SimPy model once and return the raw per-request outcome."""
+    rng = spawn_rngs(seed, "arrivals", "service", "slow", "replica", "hedge")
+    n, shards = p.requests, p.fanout
+    rate = arrival_rate_per_ms(p)
+    gaps = rng["arrivals"].exponential(1.0, n)
+    # At load 0 requests never meet: space them further apart than any call can take.
+    gaps = gaps / rate if rate > 0 else np.full(n, IDLE_GAP_MS)
+
+    env = simpy.Environment()
+    backends = _Backends(shards)
+    hedge_draws = _HedgeDraws(rng["hedge"], p)
+    shard_base = np.arange(shards) * REPLICAS
+    sent_at = np.empty(n)
+    answer_at = np.empty((n, shards))
+    answer_slow = np.empty((n, shards), dtype=bool)
+    queue_of = np.empty((n, shards), dtype=np.intp)  # first call's (shard, replica)
+    # The replica a queue's k-th hedge goes to: the next ones round the shard's ring.
+    ring = np.arange(shards * REPLICAS)
+    hedge_queue = np.stack([ring - ring % REPLICAS + (ring + k) % REPLICAS
+                            for k in range(REPLICAS)])
+    hedges = np.zeros(n, dtype=np.int64)
+    hedge_ms = float(p.hedge_ms)
+    tokens = np.full(shards, HEDGE_BURST)
+    primary_ms = 0.0
+    events = [0]
+
+    def hedge_round(i: int, k: int) -> None:
+        events[0] += 1
+        now = env.now
+        answer = answer_at[i]
+        waiting = (answer > now).nonzero()[0]
+        funded = tokens[waiting] >= 1
+        if not funded.all():
+            waiting = waiting[funded]
+        if waiting.size:
+            tokens[waiting] -= 1
+            hedges[i] += waiting.size
+            service, slow = hedge_draws.take(waiting.size)
+            end = backends.call(now, hedge_queue[k, queue_of[i, waiting]], service)
+            better = end < answer[waiting]
+            won = waiting[better]
+            answer[won] = end[better]
+            answer_slow[i, won] = slow[better]
+        schedule(i, k + 1)
+
+    def schedule(i: int, k: int) -> None:
+        # Answer times are known once a call is queued, so a hedging round is only
+        # scheduled when some shard will still be silent when it fires.
+        due = sent_at[i] + k * hedge_ms
+        if k < REPLICAS and answer_at[i].max() > due:
+            timer = env.timeout(due - env.now)
+            timer.callbacks.append(lambda _ev: hedge_round(i, k))
+
+    def arrivals():  # a SimPy process: one timeout per request
+        nonlocal primary_ms
+        block = max(1, BLOCK_CALLS // shards)
+        for first in range(0, n, block):
+            rows = slice(first, min(n, first + block))
+            service, answer_slow[rows] = _draw_calls(rng["service"], rng["slow"], p,
+                                                     (rows.stop - first, shards))
+            primary_ms += float(service.sum())
+            queues = queue_of[rows]
+            queues[:] = shard_base + rng["replica"].integers(0, REPLICAS, service.shape)
+            for row in range(rows.stop - first):
+                i = first + row
+                yield env.timeout(gaps[i])
+                events[0] += 1
+                sent_at[i] = now = env.now
+                backends.call(now, queues[row], service[row], out=answer_at[i])
+                if hedge_ms > 0:
+                    np.minimum(tokens + HEDGE_BUDGET, HEDGE_BURST, out=tokens)
+                    schedule(i, 1)
+
+    env.process(arrivals())
+    env.run()
+    span = float(gaps.sum()) if rate > 0 else 0.0
+    busy = primary_ms + hedge_draws.busy_ms()
+    return _Outcome(sent_at, answer_at, answer_slow, hedges, busy, span, events[0])
+
+
+# -- results ----------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    """A share as a percentage a person would say: 63 %, 4.2 %, 0.31 %."""
+    v = 100 * x
+    if v == 0 or v >= 10:
+        return f"{v:.0f} %"
+    return f"{v:.2g} %" if v < 1 else f"{v:.1f} %"
+
+
+def _ms(x: float) -> str:
+    return f"{x:,.0f} ms" if x >= 10 else f"{x:.1f} ms"
+
+
+def run(p: Any, seed: int) -> Result:
+    """Simulate, then turn the outcome into metrics, series and a summary."""
+    out = simulate(p, seed)
+    n = p.requests
+    hedging = p.hedge_ms > 0
+    lat = out.latency_ms
+    # One backend's answer time: every shard is alike, so a column sample suffices.
+    kept = min(p.fanout, max(1, BACKEND_SAMPLE // n))
+    backend = (out.answer_at[:, :kept] - out.sent_at[:, None]).ravel()
+
+    slow_count = int(out.waited_slow.sum())
+    closed = float(share_slow_closed_form(p.slow_prob, p.fanout))
+    share = slow_count / n
+    p50, p99, p999 = (stats.quantile_ci(lat, q) for q in (0.5, 0.99, 0.999))
+    b95, b99 = (stats.quantile_ci(backend, q) for q in (0.95, 0.99))
+    if hedging:
+        extra, extra_lo, extra_hi = stats.mean_ci(out.hedges / p.fanout)
+        extra_metric = Metric(extra, "calls per call",
+                              "Extra backend calls sent by hedging, per first call",
+                              ci95=(max(0.0, extra_lo), extra_hi))
+    else:
+        extra = 0.0
+        extra_metric = Metric(0.0, "calls per call",
+                              "Extra backend calls sent by hedging, per first call")
+    capacity = p.fanout * REPLICAS * SERVERS * out.span_ms
+    utilisation = out.busy_ms / capacity if capacity > 0 else 0.0
+
+    slow_label = ("Requests that waited on a slow call: some shard's answer came from a "
+                  "call that hit a slow event")
+    if hedging:
+        slow_label += " (a slow call beaten by its hedge does not count)"
+    metrics = {
+        "share_slow": Metric(share, "share", slow_label,
+                             ci95=stats.proportion_ci(slow_count, n),
+                             closed_form=None if hedging else closed),
+        "p50_ms": Metric(p50[0], "ms", "Request latency, median (P50)", ci95=p50[1:]),
+        "p99_ms": Metric(p99[0], "ms", "Request latency, P99", ci95=p99[1:]),
+        "p999_ms": Metric(p999[0], "ms", "Request latency, P99.9", ci95=p999[1:]),
+        "extra_load": extra_metric,
+        "backend_p95_ms": Metric(b95[0], "ms", "One backend's answer time, P95", ci95=b95[1:]),
+        "backend_p99_ms": Metric(b99[0], "ms", "One backend's answer time, P99", ci95=b99[1:]),
+        "utilisation": Metric(utilisation, "share",
+                              "Backend utilisation measured, hedges included"),
+    }
+
+    lo = float(min(lat.min(), backend.min()))
+    hi = float(max(lat.max(), backend.max()))
+    edges = np.geomspace(lo, hi, BINS + 1)
+    _, _, backend_share = stats.histogram(backend, BINS, log=True, lo=lo, hi=hi)
+    _, _, request_share = stats.histogram(lat, BINS, log=True, lo=lo, hi=hi)
+    curve_n = np.unique(np.geomspace(1, 500, 80).round().astype(int))
+    series = {
+        "bin_lo_ms": edges[:-1].round(3).tolist(),
+        "bin_hi_ms": edges[1:].round(3).tolist(),
+        "backend_share": backend_share,
+        "request_share": request_share,
+        "fanout_n": curve_n.tolist(),
+        "share_slow_closed_form": share_slow_closed_form(p.slow_prob, curve_n).tolist(),
+    }
+
+    if hedging:
+        summary = (
+            f"Hedging after {_ms(p.hedge_ms)} sent {_pct(extra)} extra backend calls; "
+            f"{_pct(share)} of requests still waited on a slow call "
+            f"(without hedging: {_pct(closed)}), and the P99.9 request took {_ms(p999[0])}."
+        )
+    else:
+        summary = (
+            f"{_pct(share)} of requests waited on at least one slow backend call "
+            f"(closed form {_pct(closed)} for {p.fanout} backends). The P99 request took "
+            f"{_ms(p99[0])}, against {_ms(b99[0])} for the P99 of one backend."
+        )
+    extra_data = {
+        "edges": edges, "share": share, "share_ci": metrics["share_slow"].ci95,
+        "p50": p50[0], "p99": p99[0], "p999": p999[0], "backend_p99": b99[0],
+        "events": out.events,
+    }
+    return Result(metrics=metrics, series=series, summary=summary, extra=extra_data)
+
+
+# -- figure -----------------------------------------------------------------------------
+def _steps(edges: np.ndarray, share: list[float]) -> tuple[list[float], list[float]]:
+    """A histogram as a step outline: each bin's share held from its left to right edge."""
+    x = np.repeat(edges, 2)[1:-1]
+    y = np.repeat(np.asarray(share) * 100, 2)
+    return [round(float(v), 3) for v in x], [round(float(v), 3) for v in y]
+
+
+def build_figure(result: Result, p: Any) -> dict[str, Any]:
+    """Top: latency of one backend vs the whole request; bottom: share slow vs fan-out."""
+    s, ex = result.series, result.extra
+    bx, by = _steps(ex["edges"], s["backend_share"])
+    rx, ry = _steps(ex["edges"], s["request_share"])
+    blue, orange, grey = PALETTE["blue"], PALETTE["orange"], PALETTE["grey"]
+    data: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "x": bx, "y": by, "name": "one backend call",
+         "line": {"color": blue, "width": 1.5}, "fill": "tozeroy",
+         "fillcolor": "rgba(59,130,246,0.15)", "hovertemplate": "%{x:.1f} ms: %{y:.2f} %"},
+        {"type": "scatter", "mode": "lines", "x": rx, "y": ry,
+         "name": f"whole request ({p.fanout} backends)",
+         "line": {"color": orange, "width": 2, "dash": "dash"}, "fill": "tozeroy",
+         "fillcolor": "rgba(245,158,11,0.15)", "hovertemplate": "%{x:.1f} ms: %{y:.2f} %"},
+    ]
+    shapes, notes = [], []
+    for j, (key, text, dash) in enumerate((("p50", "P50", "dot"), ("p99", "P99", "dash"),
+                                           ("p999", "P99.9", "dashdot"))):
+        shape, note = plotting.vline(ex[key], f"{text} {_ms(ex[key])}", orange,
+                                     yref="y domain", dash=dash)
+        note["y"] = 1 - 0.1 * j
+        shapes.append(shape)
+        notes.append(note)
+
+    curve_label = f"closed form 1 − (1 − p)^N, p = {p.slow_prob:g}"
+    lo, hi = ex["share_ci"]
+    point_label = "simulated" + (f", hedged after {p.hedge_ms:g} ms" if p.hedge_ms > 0 else "")
+    data += [
+        {"type": "scatter", "mode": "lines", "x": s["fanout_n"],
+         "y": [round(100 * v, 3) for v in s["share_slow_closed_form"]], "name": curve_label,
+         "line": {"color": grey, "width": 2}, "xaxis": "x2", "yaxis": "y2",
+         "hovertemplate": "N = %{x}: %{y:.1f} %"},
+        {"type": "scatter", "mode": "markers", "x": [p.fanout], "y": [100 * ex["share"]],
+         "name": point_label + " (95 % CI)", "xaxis": "x2", "yaxis": "y2",
+         "marker": {"color": PALETTE["red"], "size": 10, "symbol": "diamond"},
+         "error_y": {"type": "data", "symmetric": False,
+                     "array": [100 * (hi - ex["share"])],
+                     "arrayminus": [100 * (ex["share"] - lo)]},
+         "hovertemplate": "N = %{x}: %{y:.1f} %"},
+    ]
+    return plotting.figure(
+        data,
+        height=620,
+        xaxis=plotting.axis("latency (ms, log scale)", type="log", anchor="y"),
+        yaxis=plotting.axis("share of calls / requests (%)", domain=[0.5, 1], rangemode="tozero"),
+        xaxis2=plotting.axis("fan-out N (backends per request, log scale)", type="log",
+                             anchor="y2"),
+        yaxis2=plotting.axis("requests that waited on a slow call (%)", domain=[0, 0.32],
+                             range=[0, 105], anchor="x2"),
+        shapes=shapes,
+        annotations=notes,
+        legend={"orientation": "h", "y": -0.16, "x": 0},
+    )
+
+
+SIMULATION = Simulation(
+    slug="fanout",
+    title="Fan-out tail latency",
+    chapter="tail-latency",
+    description="One slow backend in a hundred makes most requests slow; hedging buys it back.",
+    params=PARAMS,
+    run=run,
+    figure=build_figure,
+    caption=("What to try: drag the fan-out to 100 and watch the request's median land "
+             "where one backend's P99 was; then hedge after about one call's P95 and "
+             "watch P99.9 collapse for a few percent more calls."),
+    check=check_limits,
+    main_param="fanout",
+)

@@ -1,0 +1,33 @@
+"""Shared fixtures: static files collected once, the content cache reset around tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from monograph import content
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(django_db_blocker):
+    """Pages use hashed static names, so the manifest must exist (make test collects too)."""
+    if not (Path(settings.STATIC_ROOT) / "staticfiles.json").exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content():
+    """Each test sees the content its settings point at, not a previous test's."""
+    content.reset()
+    yield
+    content.reset()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()

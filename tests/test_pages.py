@@ -1,0 +1,135 @@
+"""Pages and operational endpoints: status, headers, and the reading experience."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from monograph import content
+
+PAGES = ["/", "/chapters/introduction/", "/chapters/tail-latency/", "/chapters/cost/",
+         "/checklist/", "/simulations/", "/simulations/fanout/"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_every_page_renders_with_strict_security_headers(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 200
+    csp = resp["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert resp["X-Frame-Options"] == "DENY"
+    assert resp["X-Content-Type-Options"] == "nosniff"
+    assert resp["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "camera=()" in resp["Permissions-Policy"]
+    html = resp.content.decode()
+    # No inline script: every <script> either has a src or is a JSON data block.
+    for tag in re.findall(r"<script\b[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert "style=" not in re.sub(r"<input[^>]*readonly[^>]*>", "", html)
+    # Nothing from another host.
+    assert not re.search(r'(src|href)="(https?:)?//(?!127\.0\.0\.1)', html.split("<main")[0])
+
+
+def test_embed_pages_may_be_framed_by_any_wiki(client):
+    resp = client.get("/simulations/fanout/embed?controls=0")
+    assert resp.status_code == 200
+    assert "frame-ancestors *" in resp["Content-Security-Policy"]
+    assert "X-Frame-Options" not in resp
+    assert b'class="sim-controls"' not in resp.content  # chart alone
+    assert b'id="chart-fanout"' in resp.content
+
+
+def test_embed_with_controls_shows_the_form(client):
+    resp = client.get("/simulations/fanout/embed?controls=1&fanout=20")
+    assert b'class="sim-controls"' in resp.content
+    assert b'value="20"' in resp.content
+
+
+def test_contents_lists_parts_chapters_and_summaries(client):
+    html = client.get("/").content.decode()
+    book = content.book()
+    for part in book.parts:
+        assert part.title in html
+    for page in book.pages:
+        assert page.url in html
+        assert page.summary.replace("'", "&#x27;").replace('"', "&quot;")[:40] in html
+
+
+def test_a_chapter_has_toc_anchors_pager_and_reading_time(client):
+    html = client.get("/chapters/tail-latency/").content.decode()
+    assert 'aria-label="On this page"' in html
+    assert 'class="headerlink"' in html
+    assert 'rel="prev" href="/chapters/cost/"' not in html  # prev of tail-latency is skew
+    assert '<link rel="prev" href="/chapters/skew/">' in html
+    assert '<link rel="next" href="/chapters/cost/">' in html
+    assert "min read" in html
+    assert 'id="fig-fanout"' in html
+
+
+def test_a_chapter_without_a_built_simulation_has_no_figure_box(client):
+    html = client.get("/chapters/cost/").content.decode()
+    assert 'class="sim' not in html
+    assert "plotly" not in html  # no 1 MB bundle for a page without a chart
+
+
+def test_the_checklist_page_groups_items_by_chapter_with_links_back(client):
+    html = client.get("/checklist/").content.decode()
+    assert 'id="copy-pr"' in html
+    assert html.count('type="checkbox" data-key=') >= 25
+    assert 'href="/chapters/tail-latency/#do-this"' in html
+    assert "/chapters/checklist/" not in html
+
+
+def test_the_checklist_slug_redirects_to_its_url(client):
+    resp = client.get("/chapters/checklist/")
+    assert resp.status_code == 301
+    assert resp["Location"] == "/checklist/"
+
+
+def test_unknown_pages_get_the_styled_404(client):
+    resp = client.get("/chapters/no-such-thing/")
+    assert resp.status_code == 404
+    assert b"Not found" in resp.content and b"site-header" in resp.content
+    assert client.get("/simulations/nope/").status_code == 404
+    assert client.get("/simulations/nope.json").status_code == 404
+
+
+def test_every_response_carries_a_request_id_and_accepts_a_callers(client):
+    resp = client.get("/healthz")
+    assert re.fullmatch(r"[0-9a-f]{32}", resp["X-Request-ID"])
+    resp = client.get("/healthz", headers={"X-Request-ID": "wiki-check-42"})
+    assert resp["X-Request-ID"] == "wiki-check-42"
+    resp = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert resp["X-Request-ID"] != "bad id\nwith newline"
+
+
+def test_request_id_is_in_the_access_log(client, caplog):
+    caplog.set_level("INFO", logger="monograph.access")
+    client.get("/healthz", headers={"X-Request-ID": "trace-me-7"})
+    record = next(r for r in caplog.records if r.name == "monograph.access")
+    assert record.request_id == "trace-me-7"
+    assert record.status == 200
+
+
+def test_health_readiness_and_metrics(client):
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and "+" in health["version"]
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ok" and ready["checks"]["simulations"] >= 1
+    client.get("/simulations/fanout.json")
+    text = client.get("/metrics").content.decode()
+    assert 'monograph_http_requests_total{method="GET",route="healthz",status="200"}' in text
+    assert "monograph_simulation_seconds_bucket" in text
+
+
+def test_the_footer_shows_the_version(client):
+    from monograph.version import version
+
+    assert version().encode() in client.get("/").content
+
+
+def test_non_get_methods_are_refused(client):
+    assert client.post("/simulations/fanout.json").status_code in (403, 405)
+    assert client.put("/").status_code == 405
