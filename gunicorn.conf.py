@@ -19,3 +19,10 @@ def child_exit(server, worker):
     """Drop a finished worker's Prometheus files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def when_ready(server):
+    """Warm the master before workers fork, so the first reader is not the warm-up."""
+    from monograph.warmup import warm  # noqa: PLC0415 - the app is loaded by now
+
+    warm()

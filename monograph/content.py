@@ -351,7 +351,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         before, after = (rendered[:idx], rendered[idx:]) if idx > 0 else (rendered, "")
     else:
         before, after = rendered, ""
-    if sim is None:
+    if sim is None and kind != "checklist":  # the checklist's items go at the marker
         before, after = before + after, ""
 
     return Page(

@@ -56,7 +56,10 @@ def render(payload: dict[str, Any], fmt: str, theme: str) -> bytes:
     if hit is not None:
         return hit
     fig = themed(payload["figure"], theme)
-    fig["layout"].setdefault("title", {"text": payload["title"], "x": 0.02})
+    lay = fig["layout"]
+    if "title" not in lay:  # a standalone image needs to say what it is
+        lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
+        lay["margin"] = {**lay.get("margin", {}), "t": max(lay.get("margin", {}).get("t", 0), 56)}
     with _lock:  # one Chromium tab per process: serialise
         _ensure_server()
         import kaleido

@@ -145,6 +145,12 @@ def _slider(p: Param, value: Any) -> dict[str, Any]:
             "step": f"{step:g}", "value": p.to_query(value)}
 
 
+def _bound(p: Param, x: float | None) -> str:
+    if x is None:
+        return ""
+    return p.to_query(float(x)) if p.kind == "float" else str(int(x))
+
+
 def controls(state: State) -> list[dict[str, Any]]:
     """Everything a template needs to draw one control per declared parameter."""
     out = []
@@ -156,8 +162,8 @@ def controls(state: State) -> list[dict[str, Any]]:
             "value": state.raw.get(p.name, p.to_query(value)),
             "checked": bool(value) if p.kind == "bool" else False,
             "choices": [(c, p.choice_labels.get(c, c.replace("_", " "))) for c in p.choices],
-            "min": "" if p.min is None else p.to_query(p.min if p.kind == "float" else int(p.min)),
-            "max": "" if p.max is None else p.to_query(p.max if p.kind == "float" else int(p.max)),
+            "min": _bound(p, p.min),
+            "max": _bound(p, p.max),
             "step": "any" if p.kind == "float" else "1",
             "slider": _slider(p, value),
             "error": state.errors.get(p.name, ""),

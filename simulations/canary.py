@@ -188,6 +188,7 @@ def history_requests(rps: float, plan: Plan) -> np.ndarray:
 
 
 def uses_analysis(strategy: str) -> bool:
+    """Only the canary has an automated analysis; the others rely on the alert."""
     return strategy == "canary"
 
 
@@ -275,7 +276,6 @@ class Deploy:
         self.decided_share = 0.0
         self.restored_s: float | None = None
         self.full_s: float | None = None
-        self.looks = 0
         self.canary_requests = 0
         self.series_share: list[float] = []
         self.series_hurt: list[int] = []
@@ -320,7 +320,6 @@ class Deploy:
                     yield self.env.timeout(max(0.0, (start + offset) * plan.dt - self.env.now))
                     if uses_analysis(self.strategy):
                         self.flush()
-                        self.looks += 1
                         if analysis_fails(self.err_new, self.n_new, self.err_old, self.n_old,
                                           self.z_crit, self.p.min_samples):
                             self.decide("analysis")
@@ -465,7 +464,8 @@ def _wilson(k: int, n: int) -> tuple[float, float]:
 def _downsample(n: int) -> np.ndarray:
     """Every k-th tick, so at most MAX_POINTS, always keeping the last."""
     stride = math.ceil(n / MAX_POINTS)
-    return np.unique(np.r_[np.arange(stride - 1, n, stride), n - 1])
+    idx = np.arange(stride - 1, n, stride)
+    return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
 def run(p: Any, seed: int) -> Result:
@@ -484,7 +484,8 @@ def run(p: Any, seed: int) -> Result:
     needed = samples_needed(p.base_error_rate, p.defect_rate, p.alpha)
     rollout_s = (mine.full_s if mine.full_s is not None
                  else mine.restored_s if mine.restored_s is not None else plan.horizon_s)
-    looks = int(np.median(healthy["looks"])) if uses_analysis(p.strategy) else 0
+    # Looks a healthy rollout gets to make when nothing stops it: K in the union bound.
+    looks = int(healthy["looks"].max()) if uses_analysis(p.strategy) else 0
 
     metrics = {
         "users_hurt": Metric(mine.hurt, "requests", "Requests failed by the defect"),
@@ -501,8 +502,8 @@ def run(p: Any, seed: int) -> Result:
         "restore_s": Metric(mine.restored_s, "s", "Time until no traffic hits the defect"),
         "samples_needed": Metric(
             None if needed is None else round(needed), "requests",
-            f"Requests per arm to catch this defect ({POWER:.0%} power)",
-            closed_form=None if needed is None else round(needed)),
+            f"Requests per arm a test needs to catch this defect ({100 * POWER:.0f} % power, "
+            f"equal arms; formula)"),
     }
 
     extra = {
@@ -536,6 +537,8 @@ def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, look
     """One or two sentences from the numbers."""
     mine = deploys[p.strategy]
     name = STRATEGY_LABELS[p.strategy]
+    other = "canary" if p.strategy == "big_bang" else "big_bang"
+    other_name = STRATEGY_LABELS[other]
     if p.defect_rate == 0:
         first = (f"{name}: a healthy release, wrongly rolled back after "
                  f"{_fmt_s(mine.decided_s)} ({mine.decided_by})."
@@ -555,7 +558,7 @@ def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, look
         first = (f"{name}: {how} at {_fmt_s(mine.decided_s)} with "
                  f"{100 * mine.decided_share:.0f} % of traffic on the new version; "
                  f"{mine.hurt:,} requests failed because of the defect "
-                 f"(big bang on the same run: {deploys['big_bang'].hurt:,}).")
+                 f"({other_name.lower()} on the same run: {deploys[other].hurt:,}).")
     rate = false_rb / TRIALS
     lo, hi = _wilson(false_rb, TRIALS)
     second = (f"On a healthy release this {'analysis' if uses_analysis(p.strategy) else 'setup'}"

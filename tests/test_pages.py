@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import simulations
 from monograph import content
 
 PAGES = ["/", "/chapters/introduction/", "/chapters/tail-latency/", "/chapters/cost/",
@@ -30,6 +31,20 @@ def test_every_page_renders_with_strict_security_headers(client, url):
     assert "style=" not in re.sub(r"<input[^>]*readonly[^>]*>", "", html)
     # Nothing from another host.
     assert not re.search(r'(src|href)="(https?:)?//(?!127\.0\.0\.1)', html.split("<main")[0])
+
+
+@pytest.mark.parametrize("slug", sorted(simulations.registry()))
+def test_every_simulation_renders_on_every_surface(client, slug):
+    chapter = content.book().chapter_for_simulation(slug)
+    assert chapter is not None, f"{slug} has no chapter"
+    for url in (chapter.url, f"/simulations/{slug}/", f"/simulations/{slug}/embed",
+                f"/simulations/{slug}/embed?controls=0", f"/simulations/{slug}/figure"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert f'id="chart-{slug}"'.encode() in resp.content, url
+    for preset in chapter.presets:
+        resp = client.get(chapter.url, preset.query)
+        assert resp.status_code == 200, preset.label
 
 
 def test_embed_pages_may_be_framed_by_any_wiki(client):

@@ -138,7 +138,7 @@
       }
     });
     form.addEventListener("change", function (e) {
-      if (!e.target.classList.contains("slider")) markPreset(fig, null);
+      if (e.target !== form && !e.target.classList.contains("slider")) markPreset(fig, null);
     });
     fig.querySelectorAll("a.preset").forEach(function (a) {
       a.addEventListener("click", function (e) {

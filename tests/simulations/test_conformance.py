@@ -45,6 +45,11 @@ def test_defaults_are_valid_and_run_to_a_full_result(sim):
     # types of the basic bundle the page loads.
     go.Figure(out["figure"])
     assert {t.get("type", "scatter") for t in out["figure"]["data"]} <= {"scatter", "bar", "pie"}
+    # Plotly draws its pseudo-HTML (<b>, <sup>, <span style>…) with style attributes,
+    # which the pages' strict CSP blocks: figure text must be plain.
+    text = json.dumps(out["figure"])
+    for tag in ("<b>", "<i>", "<sup>", "<sub>", "<span", "<em>", "<a "):
+        assert tag not in text, f"figure text uses {tag}"
 
 
 @pytest.mark.parametrize("sim", SIMS, ids=IDS)

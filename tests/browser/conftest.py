@@ -1,0 +1,362 @@
+"""Real-browser fixtures: the real server (gunicorn), Debian's chromium, and a watch on every page.
+
+The server is the one `make run` starts, on a free port, with two workers; the browser is
+/usr/bin/chromium (never a Playwright download). Every browser context a test opens is
+watched: a console error, an uncaught page error, a Content-Security-Policy violation, a
+5xx response or a request to any host but 127.0.0.1 fails the test at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOST = "127.0.0.1"
+SERVER_START_TIMEOUT_S = 60
+# Every page here answers in well under a second; a stuck wait should fail fast, not in 30 s.
+DEFAULT_TIMEOUT_MS = 10_000
+
+
+# -- the server ------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def _static_is_stale() -> bool:
+    """True when staticfiles/ is missing or older than a file in static/ (the hashed names change)."""
+    manifest = BASE_DIR / "staticfiles" / "staticfiles.json"
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in (BASE_DIR / "static").rglob("*") if p.is_file())
+
+
+def _collectstatic() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR, capture_output=True, text=True, timeout=300, check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"manage.py collectstatic failed:\n{result.stdout}\n{result.stderr}",
+                    pytrace=False)
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited with {proc.returncode} before answering /healthz:\n"
+                        + log.read_text()[-4000:], pytrace=False)
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"gunicorn did not answer {url}/healthz within {SERVER_START_TIMEOUT_S} s:\n"
+                + log.read_text()[-4000:], pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The book served by gunicorn (the production server, as `make run` starts it)."""
+    if _static_is_stale():
+        _collectstatic()
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    prom = tmp / "prometheus"
+    prom.mkdir()
+    log = tmp / "gunicorn.log"
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1"}
+    port = _free_port()
+    url = f"http://{HOST}:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "monograph.wsgi:application",
+             "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}", "--workers", "2"],
+            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- pytest-playwright overrides -----------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    """Debian's chromium, never a browser build downloaded by Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. "
+                    "`make browser-deps` installs it (apt-get install chromium).", pytrace=False)
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server_url: str) -> str:
+    """page.goto("/…") goes to the live server."""
+    return live_server_url
+
+
+# -- the watch -----------------------------------------------------------------------------
+# Runs before any page script in every frame; reports CSP violations through the console
+# with a marker so the watch can file them apart from other console errors.
+CSP_MARKER = "[csp-violation]"
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("%s " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline")
+                + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+""" % CSP_MARKER
+
+
+@dataclass
+class Watch:
+    """What went wrong in the browser during one test, filed by kind."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    csp_violations: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    server_errors: list[str] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
+
+    def allow_console(self, pattern: str) -> None:
+        """Expect console errors matching pattern (e.g. the 400 of a refused value)."""
+        self.allowed.append(re.compile(pattern))
+
+    def attach(self, context) -> None:
+        context.add_init_script(_CSP_LISTENER)
+        context.on("console", self._on_console)
+        context.on("weberror", lambda err: self.page_errors.append(str(err.error)))
+        context.on("request", self._on_request)
+        context.on("response", self._on_response)
+
+    def _on_console(self, msg) -> None:
+        if msg.type != "error":
+            return
+        text = msg.text
+        where = msg.location.get("url", "") if msg.location else ""
+        if text.startswith(CSP_MARKER) or "Content Security Policy" in text:
+            self.csp_violations.append(f"{text} ({where})")
+        elif not any(p.search(text) for p in self.allowed):
+            self.console_errors.append(f"{text} ({where})")
+
+    def _on_request(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname != HOST:
+            self.foreign_requests.append(request.url)
+
+    def _on_response(self, response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.url}")
+
+    def problems(self) -> dict[str, list[str]]:
+        found = {
+            "console errors": self.console_errors,
+            "page errors": self.page_errors,
+            "CSP violations": self.csp_violations,
+            "requests to another host": self.foreign_requests,
+            "5xx responses": self.server_errors,
+        }
+        return {k: v for k, v in found.items() if v}
+
+    def assert_clean(self) -> None:
+        found = self.problems()
+        assert not found, "the browser reported problems:\n" + "\n".join(
+            f"  {kind}:\n" + "\n".join(f"    - {item}" for item in items)
+            for kind, items in found.items())
+
+
+@pytest.fixture
+def watch() -> Iterator[Watch]:
+    """The problems of every browser context of this test; asserted none at the end."""
+    w = Watch()
+    yield w
+    w.assert_clean()
+
+
+@pytest.fixture
+def new_context(new_context: Callable, watch: Watch) -> Callable:
+    """pytest-playwright's new_context, with every context watched (so `page` is too)."""
+    def make(**kwargs):
+        ctx = new_context(**kwargs)
+        ctx.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        watch.attach(ctx)
+        return ctx
+    return make
+
+
+# -- the site's pages, found the way a reader finds them ------------------------------------
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []  # (href, class of the enclosing li/div/p)
+        self._text: list[str] = []
+        self._href: str | None = None
+        self.items: list[tuple[str, str]] = []  # contents entries: (href, the li's text)
+        self._li: list[str] | None = None
+        self._li_href: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "li":
+            self._li, self._li_href = [], None
+        if tag == "a" and a.get("href"):
+            self.links.append((a["href"], a.get("class") or ""))
+            if self._li is not None and self._li_href is None:
+                self._li_href = a["href"]
+
+    def handle_data(self, data):
+        if self._li is not None:
+            self._li.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "li" and self._li is not None:
+            if self._li_href:
+                self.items.append((self._li_href, " ".join("".join(self._li).split())))
+            self._li = None
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
+        return resp.read().decode()
+
+
+@dataclass(frozen=True)
+class Site:
+    """URLs of each kind of page, discovered from the contents and the labs."""
+
+    chapters: tuple[str, ...]
+    chapters_with_figure: tuple[str, ...]
+    chapters_without_figure: tuple[str, ...]
+    chapter_for_sim: dict[str, str]
+
+    def chapter_with_figure(self) -> str:
+        assert self.chapters_with_figure, "the contents list no chapter with a live figure"
+        return self.chapters_with_figure[0]
+
+    def featured_sim(self) -> str:
+        """The simulation of the first chapter with a figure, in reading order."""
+        chapter = self.chapter_with_figure()
+        for slug, url in self.chapter_for_sim.items():
+            if url == chapter:
+                return slug
+        raise AssertionError(f"no lab links to {chapter}")
+
+    def chapter_without_figure(self) -> str:
+        assert self.chapters_without_figure, "every chapter has a live figure"
+        return self.chapters_without_figure[0]
+
+
+@pytest.fixture(scope="session")
+def site(live_server_url: str) -> Site:
+    import simulations  # noqa: PLC0415 - plain Python, no Django
+
+    contents = _Links()
+    contents.feed(_get(f"{live_server_url}/"))
+    entries = [(h, t) for h, t in contents.items if h.startswith("/chapters/")]
+    chapter_for_sim = {}
+    for slug in simulations.registry():
+        lab = _Links()
+        try:
+            lab.feed(_get(f"{live_server_url}/simulations/{slug}/"))
+        except urllib.error.HTTPError:
+            continue  # that lab's own tests report the failure
+        hrefs = [h for h, _ in lab.links if h.startswith("/chapters/")]
+        if hrefs:
+            chapter_for_sim[slug] = hrefs[0]
+    return Site(
+        chapters=tuple(h for h, _ in entries),
+        chapters_with_figure=tuple(h for h, t in entries if "live figure" in t),
+        chapters_without_figure=tuple(h for h, t in entries if "live figure" not in t),
+        chapter_for_sim=chapter_for_sim,
+    )
+
+
+# -- figure helpers shared by the test modules ------------------------------------------------
+# Counts swaps and redraws in the page, so a test can wait for "the last answer is drawn".
+_FIGURE_PROBE = """
+() => {
+  if (window.__probe) return;
+  const p = window.__probe = {okSwaps: 0, lastOkSwap: 0, draws: 0, lastDraw: 0, errorSwaps: 0};
+  document.body.addEventListener("htmx:afterSwap", (e) => {
+    const status = e.detail && e.detail.xhr ? e.detail.xhr.status : 200;
+    if (status === 200) { p.okSwaps++; p.lastOkSwap = performance.now(); } else { p.errorSwaps++; }
+  });
+  document.addEventListener("figure:drawn", () => { p.draws++; p.lastDraw = performance.now(); });
+}
+"""
+
+
+class Figures:
+    """Drive a live figure the way a reader does, and wait for what they would wait for."""
+
+    def open(self, page, url: str, slug: str) -> None:
+        """Go to a page with slug's figure and wait until its chart is drawn."""
+        response = page.goto(url)
+        assert response is not None and response.status == 200, (
+            f"GET {url} answered {response.status if response else 'nothing'}")
+        page.wait_for_selector(f"#chart-{slug}[data-drawn]", state="attached")
+        page.evaluate(_FIGURE_PROBE)
+
+    def probe(self, page) -> dict:
+        """Counts of swaps and redraws so far (pass to wait_redrawn)."""
+        return page.evaluate("() => Object.assign({}, window.__probe)")
+
+    def wait_redrawn(self, page, slug: str, before: dict, timeout_ms: float = 15_000) -> None:
+        """Wait until a newer answer is swapped in and drawn, and no request is in flight."""
+        page.wait_for_function(
+            """([slug, okSwaps]) => {
+              const p = window.__probe;
+              const busy = document.querySelector(
+                "#fig-" + slug + ".htmx-request, #form-" + slug + ".htmx-request");
+              return !busy && p.okSwaps > okSwaps && p.lastDraw > p.lastOkSwap;
+            }""",
+            arg=[slug, before["okSwaps"]], timeout=timeout_ms,
+        )
+
+    def metrics(self, page, slug: str) -> str:
+        """The metrics table as a reader sees it."""
+        return page.inner_text(f"#result-{slug} table.metrics")
+
+    def query(self, page) -> dict[str, str]:
+        """The page URL's query (the permalink state)."""
+        return dict(parse_qsl(urlsplit(page.url).query, keep_blank_values=True))
+
+
+@pytest.fixture(scope="session")
+def figures() -> Figures:
+    return Figures()

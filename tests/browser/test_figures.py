@@ -1,0 +1,203 @@
+"""Live figures, as a reader uses them: sliders, permalinks, presets, seeds, bad values, no JS.
+
+Every registered simulation is exercised on its lab page; one is also driven on its chapter
+page, where the permalink must stay the chapter's URL.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import simulations
+from simulations import ParamError
+
+pytestmark = pytest.mark.browser
+
+SIMS = simulations.registry()
+SLUGS = list(SIMS)
+
+
+def lab(slug: str) -> str:
+    return f"/simulations/{slug}/"
+
+
+def move_main_slider(page, slug: str, presses: int = 5) -> str:
+    """Press → on the main slider (← if it is already at its top); return the new value."""
+    main = SIMS[slug].main_param
+    slider = page.locator(f"#sl-{slug}-{main}")
+    number = page.locator(f"#in-{slug}-{main}")
+    before = number.input_value()
+    slider.focus()
+    for _ in range(presses):
+        page.keyboard.press("ArrowRight")
+    if number.input_value() == before:
+        for _ in range(presses):
+            page.keyboard.press("ArrowLeft")
+    after = number.input_value()
+    assert after != before, f"arrow keys did not move #sl-{slug}-{main} (value {before})"
+    return after
+
+
+def slider_value(page, slug: str, name: str) -> float:
+    """The value a slider stands for (log-scale sliders hold log10 of it)."""
+    slider = page.locator(f"#sl-{slug}-{name}")
+    pos = float(slider.input_value())
+    return 10**pos if slider.get_attribute("data-scale") == "log" else pos
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_moving_the_main_slider_redraws_and_the_permalink_restores_it(page, figures, slug):
+    main = SIMS[slug].main_param
+    figures.open(page, lab(slug), slug)
+    chart = page.locator(f"#chart-{slug}")
+    drawn = chart.get_attribute("data-drawn")
+    metrics = figures.metrics(page, slug)
+    before = figures.probe(page)
+
+    value = move_main_slider(page, slug)
+    figures.wait_redrawn(page, slug, before)
+
+    assert chart.get_attribute("data-drawn") != drawn, "the chart was not redrawn"
+    assert figures.metrics(page, slug) != metrics, "the metrics table did not change"
+    assert figures.query(page).get(main) == value, f"{page.url} does not carry {main}={value}"
+    assert page.url.split("?")[0].endswith(lab(slug)), "the permalink must be the page URL"
+
+    # The URL is the state: reloading it shows the same settings and the same numbers.
+    moved_metrics = figures.metrics(page, slug)
+    figures.open(page, page.url, slug)
+    assert page.input_value(f"#in-{slug}-{main}") == value
+    assert slider_value(page, slug, main) == pytest.approx(float(value), rel=1e-3)
+    assert figures.metrics(page, slug) == moved_metrics
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_preset_link_sets_every_value_it_names(page, figures, slug):
+    figures.open(page, lab(slug), slug)
+    presets = page.locator(f"#fig-{slug} a.preset")
+    inactive = [i for i in range(presets.count())
+                if presets.nth(i).get_attribute("aria-current") is None]
+    if not inactive:
+        pytest.skip(f"{slug}'s chapter declares no presets (or only the current state)")
+    preset = presets.nth(inactive[0])
+    query = dict(
+        pair.split("=", 1) for pair in (preset.get_attribute("data-query") or "").split("&")
+    )
+    before = figures.probe(page)
+    preset.click()
+    figures.wait_redrawn(page, slug, before)
+
+    from urllib.parse import unquote_plus
+
+    url_query = figures.query(page)
+    for name, raw in query.items():
+        want = unquote_plus(raw)
+        field = page.locator(f"#form-{slug} [name='{name}']:not([type=hidden])")
+        if field.get_attribute("type") == "checkbox":
+            assert field.is_checked() == (want == "1"), f"preset left {name} unchanged"
+        else:
+            assert field.input_value() == want, f"preset set {name}={field.input_value()}"
+        assert url_query.get(name) == want, f"{page.url} does not carry {name}={want}"
+    assert preset.get_attribute("aria-current") == "true", "the chosen preset is not marked"
+    figures.open(page, page.url, slug)  # the permalink of a preset shows it as chosen
+    assert presets.nth(inactive[0]).get_attribute("aria-current") == "true"
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug):
+    figures.open(page, lab(slug), slug)
+    seed_input = page.locator(f"#in-{slug}-seed")
+    old = seed_input.input_value()
+    before = figures.probe(page)
+    page.click(f"#fig-{slug} button.new-seed")
+    figures.wait_redrawn(page, slug, before)
+
+    new = seed_input.input_value()
+    assert new != old, "New seed kept the same seed"
+    assert figures.query(page).get("seed") == new
+    assert f"seed {new}" in page.inner_text(f"#result-{slug} .provenance")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(
+        page, figures, watch, slug):
+    # The refused request is a 400, which Chromium logs as a failed resource load.
+    watch.allow_console(r"status of 400")
+    main = SIMS[slug].main_param
+    figures.open(page, lab(slug), slug)
+    chart = page.locator(f"#chart-{slug}")
+    drawn = chart.get_attribute("data-drawn")
+    metrics = figures.metrics(page, slug)
+    url = page.url
+    before = figures.probe(page)
+
+    number = page.locator(f"#in-{slug}-{main}")
+    number.fill("999999")
+    number.press("Enter")
+    error = page.locator(f"#err-{slug}-{main}")
+    page.wait_for_function(
+        "id => document.getElementById(id).textContent.trim() !== ''", arg=error.get_attribute("id"))
+    page.wait_for_timeout(300)  # give a wrong redraw the time to happen, if it were to
+
+    assert main in error.inner_text(), f"the message should name {main}: {error.inner_text()!r}"
+    assert number.get_attribute("aria-invalid") == "true"
+    assert chart.get_attribute("data-drawn") == drawn, "the chart was redrawn after a refusal"
+    assert figures.probe(page)["draws"] == before["draws"]
+    assert figures.metrics(page, slug) == metrics, "the last good metrics were replaced"
+    assert page.url == url, "a refused value must not reach the permalink"
+
+
+def test_a_chapter_figure_keeps_the_chapter_url_as_its_permalink(page, figures, site):
+    assert site.chapter_for_sim, "no simulation links to a chapter"
+    slug, chapter = next(iter(site.chapter_for_sim.items()))
+    main = SIMS[slug].main_param
+    figures.open(page, chapter, slug)
+    metrics = figures.metrics(page, slug)
+    before = figures.probe(page)
+
+    value = move_main_slider(page, slug)
+    figures.wait_redrawn(page, slug, before)
+
+    assert page.url.split("?")[0].endswith(chapter), f"{page.url} left the chapter"
+    assert figures.query(page).get(main) == value
+    moved = figures.metrics(page, slug)
+    assert moved != metrics
+
+    figures.open(page, page.url, slug)
+    assert page.input_value(f"#in-{slug}-{main}") == value
+    assert figures.metrics(page, slug) == moved
+
+
+def _a_valid_new_value(slug: str) -> str:
+    """A value of the main parameter a tenth of the way from its default to its max."""
+    sim = SIMS[slug]
+    p = sim.param(sim.main_param)
+    assert p.kind in ("int", "float"), f"{slug}'s main parameter should be a number"
+    for share in (0.1, 0.05, 0.02):
+        value = p.default + (p.max - p.default) * share
+        value = round(value) if p.kind == "int" else round(value, 4)
+        if value == p.default:
+            value = p.default + 1 if p.kind == "int" else p.default + (p.max - p.min) / 100
+        text = p.to_query(value)
+        try:
+            sim.parse({p.name: text})
+        except ParamError:
+            continue
+        return text
+    pytest.fail(f"no valid non-default value for {slug}.{p.name} near its default")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_without_javascript_the_run_button_rerenders_the_page(new_context, figures, slug):
+    page = new_context(java_script_enabled=False).new_page()
+    main = SIMS[slug].main_param
+    page.goto(lab(slug))
+    metrics = figures.metrics(page, slug)
+    value = _a_valid_new_value(slug)
+
+    page.fill(f"#in-{slug}-{main}", value)
+    with page.expect_navigation():
+        page.click(f"#form-{slug} button.run")
+
+    assert float(figures.query(page)[main]) == float(value)
+    assert float(page.input_value(f"#in-{slug}-{main}")) == float(value)
+    assert figures.metrics(page, slug) != metrics, "the metrics table still shows the defaults"

@@ -1,0 +1,111 @@
+"""Reading the book: contents → chapter → next, by link and by keys; every page type is clean;
+the checklist remembers ticks and copies itself as a pull-request template.
+
+Every test runs under the watch (conftest.py): no console error, no CSP violation and no
+request to another host on any page visited.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import simulations
+
+pytestmark = pytest.mark.browser
+
+SLUGS = list(simulations.registry())
+
+
+def test_contents_lead_to_a_chapter_and_its_next_link_to_the_next(page):
+    page.goto("/")
+    first = page.locator(".contents .toc-list a[href^='/chapters/']").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_url("**/chapters/**")
+    assert page.locator("h1").inner_text() == title
+
+    nxt = page.locator(".pager a.next")
+    href = nxt.get_attribute("href")
+    nxt.click()
+    page.wait_for_url(f"**{href}")
+    assert page.locator("h1").is_visible()
+    prev = page.locator(".pager a.prev")
+    assert prev.count() == 1, "a chapter reached by 'next' must offer 'previous'"
+
+
+def test_arrow_keys_turn_the_pages_when_no_control_has_focus(page, site):
+    start = site.chapters[1] if len(site.chapters) > 1 else site.chapters[0]
+    page.goto(start)
+    nxt = page.locator("link[rel=next]").get_attribute("href")
+    prev = page.locator("link[rel=prev]").get_attribute("href")
+    assert nxt and prev, f"{start} should have both neighbours"
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(f"**{nxt}")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"**{start}")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"**{prev}")
+
+
+def test_arrow_keys_on_a_slider_move_the_slider_not_the_page(page, figures, site):
+    slug, chapter = next(iter(site.chapter_for_sim.items()))
+    figures.open(page, chapter, slug)
+    page.focus(f"#sl-{slug}-{simulations.get(slug).main_param}")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert page.url.split("?")[0].endswith(chapter)
+
+
+PAGE_TYPES = {
+    "contents": lambda site: "/",
+    "chapter with a figure": lambda site: site.chapter_with_figure(),
+    "chapter without a figure": lambda site: site.chapter_without_figure(),
+    "checklist": lambda site: "/checklist/",
+    "gallery": lambda site: "/simulations/",
+    "lab": lambda site: f"/simulations/{site.featured_sim()}/",
+    # Every lab is also visited, under the same watch, by test_figures.py.
+    **{f"embed {slug}": (lambda site, s=slug: f"/simulations/{s}/embed") for slug in SLUGS},
+    "embed, chart only": lambda site: f"/simulations/{site.featured_sim()}/embed?controls=0",
+}
+
+
+@pytest.mark.parametrize("kind", PAGE_TYPES)
+def test_every_kind_of_page_loads_clean(page, site, kind):
+    url = PAGE_TYPES[kind](site)
+    response = page.goto(url)
+    assert response is not None and response.status == 200, f"GET {url}: {response.status}"
+    page.wait_for_load_state("networkidle")
+    for chart in page.locator(".chart").all():  # wait for Plotly to draw, CSP and all
+        chart.wait_for(state="attached")
+        page.wait_for_function("el => el.hasAttribute('data-drawn')", arg=chart.element_handle())
+    assert page.locator("h1, figure.sim").count() > 0
+    # The watch fixture asserts no console error, CSP violation or foreign request.
+
+
+def test_a_ticked_checklist_item_is_still_ticked_after_a_reload(page):
+    page.goto("/checklist/")
+    boxes = page.locator("#checklist input[type=checkbox]")
+    assert boxes.count() > 0
+    boxes.nth(1).check()
+    assert page.inner_text("#tick-count") == "1"
+    page.reload()
+    assert boxes.nth(1).is_checked()
+    assert not boxes.nth(0).is_checked()
+    assert page.inner_text("#tick-count") == "1"
+
+
+def test_copy_as_pull_request_template_puts_a_markdown_task_list_on_the_clipboard(new_context):
+    context = new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto("/checklist/")
+    items = page.locator("#checklist li").count()
+    page.click("#copy-pr")
+    page.wait_for_function("document.getElementById('copy-pr').textContent.includes('Copied')")
+    text = page.evaluate("navigator.clipboard.readText()")
+
+    lines = text.splitlines()
+    tasks = [line for line in lines if line.startswith("- [ ] ")]
+    assert len(tasks) == items, f"{items} items on the page, {len(tasks)} in the Markdown"
+    assert any(line.startswith("## ") for line in lines), "the template needs a heading"
+    assert any(line.startswith("- [ ] **must** ") for line in tasks), "must items are marked"

@@ -1,0 +1,30 @@
+"""Static images: drawn by kaleido in Debian's chromium (hence the browser marker)."""
+
+import shutil
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def _needs_chromium():
+    if not shutil.which("chromium"):
+        pytest.fail("static images need Debian's chromium: run `make browser-deps`")
+
+
+def test_svg_export_is_an_svg_of_the_figure_with_its_title(client):
+    resp = client.get("/simulations/fanout.svg?fanout=20")
+    assert resp.status_code == 200
+    assert resp["Content-Type"] == "image/svg+xml"
+    body = resp.content.decode()
+    assert body.lstrip().startswith("<svg") and "Fan-out" in body
+
+
+def test_png_export_in_the_dark_theme(client):
+    resp = client.get("/simulations/fanout.png?theme=dark")
+    assert resp.status_code == 200 and resp.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_image_bad_theme_is_a_400(client):
+    assert client.get("/simulations/fanout.svg?theme=neon").status_code == 400
