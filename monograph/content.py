@@ -397,7 +397,8 @@ def load_book(directory: Path) -> Book:
         if page.slug in seen:
             raise ContentError(path, "slug", f"duplicate slug {page.slug!r} (also in {seen[page.slug]})")
         if page.order in orders:
-            raise ContentError(path, "order", f"duplicate order {page.order} (also in {orders[page.order].name})")
+            other = orders[page.order].name
+            raise ContentError(path, "order", f"duplicate order {page.order} (also in {other})")
         seen[page.slug], orders[page.order] = path, path
         pages.append(page)
     if not pages:

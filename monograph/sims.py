@@ -5,7 +5,9 @@ Generic over the registry: nothing here names a simulation.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
 import time
@@ -207,3 +209,21 @@ def metric_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
             "closed_form": format_value(closed, m["unit"]) if closed is not None else "",
         })
     return rows
+
+
+def csv_text(series: dict[str, list[Any]]) -> str:
+    """Series as CSV: one column per series, shorter series padded with blanks."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    names = list(series)
+    writer.writerow(names)
+    for i in range(max((len(v) for v in series.values()), default=0)):
+        writer.writerow([_cell(series[n], i) for n in names])
+    return buf.getvalue()
+
+
+def _cell(values: list[Any], i: int) -> Any:
+    if i >= len(values) or values[i] is None:
+        return ""
+    v = values[i]
+    return json.dumps(v) if isinstance(v, list | dict) else v

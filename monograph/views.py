@@ -6,9 +6,6 @@ permalinks are page URLs, never fragment URLs.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -204,14 +201,22 @@ def _page_path(request: HttpRequest, sim: Simulation) -> str:
 
 
 # -- data and images --------------------------------------------------------------------------
+def _strict(request: HttpRequest, sim: str, extras: frozenset[str] = frozenset()
+            ) -> sims.State | HttpResponse:
+    """The requested state, or the 400 that names the bad parameter."""
+    s = _sim_or_404(sim)
+    try:
+        return sims.resolve_strict(s, request.GET, extras)
+    except ParamError as exc:
+        return _bad_request(s, exc)
+
+
 @require_GET
 def result_json(request: HttpRequest, sim: str) -> HttpResponse:
     """The result, machine-readable (shape in PRODUCT.md)."""
-    s = _sim_or_404(sim)
-    try:
-        state = sims.resolve_strict(s, request.GET)
-    except ParamError as exc:
-        return _bad_request(s, exc)
+    state = _strict(request, sim)
+    if isinstance(state, HttpResponse):
+        return state
     payload = sims.public_json(sims.run(state))
     resp = JsonResponse(payload, json_dumps_params={"separators": (",", ":")})
     resp["Access-Control-Allow-Origin"] = "*"
@@ -221,46 +226,26 @@ def result_json(request: HttpRequest, sim: str) -> HttpResponse:
 @require_GET
 def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
     """The result's data series, one column per series."""
-    s = _sim_or_404(sim)
-    try:
-        state = sims.resolve_strict(s, request.GET)
-    except ParamError as exc:
-        return _bad_request(s, exc)
-    series = sims.run(state)["series"]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    names = list(series)
-    writer.writerow(names)
-    longest = max((len(v) for v in series.values()), default=0)
-    for i in range(longest):
-        writer.writerow([_csv_cell(series[n], i) for n in names])
-    resp = HttpResponse(buf.getvalue(), content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = f'inline; filename="{s.slug}-{state.seed}.csv"'
+    state = _strict(request, sim)
+    if isinstance(state, HttpResponse):
+        return state
+    resp = HttpResponse(sims.csv_text(sims.run(state)["series"]),
+                        content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = f'inline; filename="{state.sim.slug}-{state.seed}.csv"'
     resp["Access-Control-Allow-Origin"] = "*"
     return resp
-
-
-def _csv_cell(values: list[Any], i: int) -> Any:
-    if i >= len(values):
-        return ""
-    v = values[i]
-    if v is None:
-        return ""
-    return json.dumps(v) if isinstance(v, list | dict) else v
 
 
 @require_GET
 def result_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     """A static SVG or PNG of the figure (theme=light|dark)."""
-    s = _sim_or_404(sim)
     theme = request.GET.get("theme", "light")
+    state = _strict(request, sim, frozenset({"theme"}))
+    if isinstance(state, HttpResponse):
+        return state
     if theme not in ("light", "dark"):
         return JsonResponse({"error": "theme must be light or dark", "parameter": "theme"},
                             status=400)
-    try:
-        state = sims.resolve_strict(s, request.GET, frozenset({"theme"}))
-    except ParamError as exc:
-        return _bad_request(s, exc)
     payload = sims.run(state)
     try:
         data = images.render(payload, fmt, theme)

@@ -166,11 +166,11 @@ def test_cli_prints_the_same_result_as_the_json_url(client, capsys):
         assert cli[key] == web[key], key
 
 
-def test_cli_table_and_csv_formats(capsys):
+def test_cli_table_and_csv_formats(client, capsys):
     call_command("simulate", "fanout", "--format", "table")
     assert "share_slow" in capsys.readouterr().out
-    call_command("simulate", "fanout", "--format", "csv")
-    assert capsys.readouterr().out.splitlines()[0]
+    call_command("simulate", "fanout", "--format", "csv", "--set", "fanout=3")
+    assert capsys.readouterr().out == client.get("/simulations/fanout.csv?fanout=3").content.decode()
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import QueryDict
@@ -55,14 +53,7 @@ class Command(BaseCommand):
             case "json":
                 self.stdout.write(json.dumps(result, indent=2))
             case "csv":
-                series = result["series"]
-                writer = csv.writer(sys.stdout if self.stdout._out is sys.stdout else self.stdout,
-                                    lineterminator="\n")
-                names = list(series)
-                writer.writerow(names)
-                for i in range(max((len(v) for v in series.values()), default=0)):
-                    writer.writerow(["" if i >= len(series[n]) or series[n][i] is None
-                                     else series[n][i] for n in names])
+                self.stdout.write(sims.csv_text(result["series"]), ending="")
             case "table":
                 self.stdout.write(f"{result['title']} (seed {result['seed']}, {result['version']})")
                 for m in sims.metric_rows(result):
