@@ -148,3 +148,13 @@ def test_the_footer_shows_the_version(client):
 def test_non_get_methods_are_refused(client):
     assert client.post("/simulations/fanout.json").status_code in (403, 405)
     assert client.put("/").status_code == 405
+
+
+def test_the_500_page_is_styled_and_names_the_request_id(rf):
+    from monograph.views import server_error
+
+    request = rf.get("/boom")
+    request.request_id = "abc123"
+    resp = server_error(request)
+    assert resp.status_code == 500
+    assert b"Something broke on our side" in resp.content and b"abc123" in resp.content
