@@ -23,6 +23,6 @@ def child_exit(server, worker):
 
 def when_ready(server):
     """Warm the master before workers fork, so the first reader is not the warm-up."""
-    from monograph.warmup import warm  # noqa: PLC0415 - the app is loaded by now
+    from monograph.warmup import warm
 
     warm()

@@ -209,6 +209,10 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},  # we log every request ourselves
         "django.server": {"level": "WARNING"},
+        # The image renderer's libraries narrate their own shutdown at INFO.
+        "kaleido": {"level": "WARNING"},
+        "choreographer": {"level": "WARNING"},
+        "logistro": {"level": "WARNING"},
     },
 }
 

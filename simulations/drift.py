@@ -467,7 +467,6 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
                     range=[max(0.0, min([*true_acc, params.slo_accuracy]) - 0.05), 1.0]),
         shapes=shapes,
         annotations=notes,
-        legend={"orientation": "h", "y": -0.14, "x": 0},
     )
 
 

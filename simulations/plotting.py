@@ -35,8 +35,12 @@ FONT = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, 
 
 
 def axis(title: str, **kw: Any) -> dict[str, Any]:
-    """An axis with a title and our defaults."""
-    return {"title": {"text": title}, "automargin": True, **kw}
+    """An axis with a title and our defaults.
+
+    No automargin: it makes Plotly lay the chart out twice on every redraw (measured:
+    10–40 ms of a 50–90 ms redraw), so figures get fixed margins instead.
+    """
+    return {"title": {"text": title, "standoff": 8}, "automargin": False, **kw}
 
 
 def figure(data: list[dict[str, Any]], *, title: str = "", height: int = 420,
@@ -44,11 +48,11 @@ def figure(data: list[dict[str, Any]], *, title: str = "", height: int = 420,
     """A Plotly figure dict with the house layout."""
     base: dict[str, Any] = {
         "height": height,
-        "margin": {"l": 56, "r": 16, "t": 40 if title else 16, "b": 48},
+        "margin": {"l": 64, "r": 56, "t": 40 if title else 24, "b": 110},
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": FONT, "size": 13},
-        "legend": {"orientation": "h", "y": -0.2, "x": 0},
+        "legend": {"orientation": "h", "y": -0.14, "yanchor": "top", "x": 0},
         "hovermode": "closest",
     }
     if title:

@@ -802,7 +802,6 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
         yaxis2=plotting.axis("queue", domain=[0, 0.26], rangemode="tozero", anchor="x"),
         shapes=shapes,
         annotations=notes,
-        legend={"orientation": "h", "y": -0.14, "x": 0},
         hovermode="x unified",
         **layout,
     )

@@ -12,5 +12,5 @@ _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
 @register.filter
 def json_text(text: str) -> SafeString:
-    """Pre-serialised JSON made safe inside <script type="application/json"> (as json_script)."""
+    """Pre-serialised JSON made safe to embed in HTML (escapes <, > and &, as json_script does)."""
     return mark_safe(str(text).translate(_JSON_ESCAPES))  # noqa: S308 - escaped above

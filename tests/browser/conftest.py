@@ -74,7 +74,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
             pytest.fail(f"gunicorn exited with {proc.returncode} before answering /healthz:\n"
                         + log.read_text()[-4000:], pytrace=False)
         try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:  # noqa: S310
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
                 if resp.status == 200:
                     return
         except OSError:
@@ -136,10 +136,10 @@ def base_url(live_server_url: str) -> str:
 CSP_MARKER = "[csp-violation]"
 _CSP_LISTENER = """
 document.addEventListener("securitypolicyviolation", function (e) {
-  console.error("%s " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline")
+  console.error("CSP_MARKER " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline")
                 + " at " + e.sourceFile + ":" + e.lineNumber);
 });
-""" % CSP_MARKER
+""".replace("CSP_MARKER", CSP_MARKER)
 
 
 @dataclass
@@ -193,6 +193,12 @@ class Watch:
         }
         return {k: v for k, v in found.items() if v}
 
+    def forget(self) -> None:
+        """Drop everything recorded so far (for the watch's own test)."""
+        for items in (self.console_errors, self.page_errors, self.csp_violations,
+                      self.foreign_requests, self.server_errors):
+            items.clear()
+
     def assert_clean(self) -> None:
         found = self.problems()
         assert not found, "the browser reported problems:\n" + "\n".join(
@@ -221,12 +227,12 @@ def new_context(new_context: Callable, watch: Watch) -> Callable:
 
 # -- the site's pages, found the way a reader finds them ------------------------------------
 class _Links(HTMLParser):
+    """Every link of a page, and each list item's first link with the item's text."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.links: list[tuple[str, str]] = []  # (href, class of the enclosing li/div/p)
-        self._text: list[str] = []
-        self._href: str | None = None
-        self.items: list[tuple[str, str]] = []  # contents entries: (href, the li's text)
+        self.links: list[tuple[str, str]] = []  # (href, the link's class)
+        self.items: list[tuple[str, str]] = []  # (first href in an <li>, the <li>'s text)
         self._li: list[str] | None = None
         self._li_href: str | None = None
 
@@ -251,7 +257,7 @@ class _Links(HTMLParser):
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310
+    with urllib.request.urlopen(url, timeout=30) as resp:
         return resp.read().decode()
 
 
@@ -283,7 +289,7 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(live_server_url: str) -> Site:
-    import simulations  # noqa: PLC0415 - plain Python, no Django
+    import simulations
 
     contents = _Links()
     contents.feed(_get(f"{live_server_url}/"))

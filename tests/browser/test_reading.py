@@ -26,9 +26,10 @@ def test_contents_lead_to_a_chapter_and_its_next_link_to_the_next(page):
 
     nxt = page.locator(".pager a.next")
     href = nxt.get_attribute("href")
+    next_title = nxt.evaluate("a => a.lastChild.textContent.trim()")  # after "Next →"
     nxt.click()
     page.wait_for_url(f"**{href}")
-    assert page.locator("h1").is_visible()
+    assert page.locator("h1").inner_text() == next_title
     prev = page.locator(".pager a.prev")
     assert prev.count() == 1, "a chapter reached by 'next' must offer 'previous'"
 
@@ -109,3 +110,24 @@ def test_copy_as_pull_request_template_puts_a_markdown_task_list_on_the_clipboar
     assert len(tasks) == items, f"{items} items on the page, {len(tasks)} in the Markdown"
     assert any(line.startswith("## ") for line in lines), "the template needs a heading"
     assert any(line.startswith("- [ ] **must** ") for line in tasks), "must items are marked"
+
+
+def test_the_watch_catches_console_errors_csp_violations_and_foreign_requests(page, watch):
+    # 192.0.2.0/24 is reserved for documentation; the route aborts it before any packet leaves.
+    page.route("http://192.0.2.1/**", lambda route: route.abort())
+    page.goto("/")
+    with page.expect_event("pageerror"):
+        page.evaluate("""() => {
+          console.error("deliberate");
+          document.body.setAttribute("style", "color: red");  // blocked by style-src 'self'
+          setTimeout(() => { throw new Error("deliberately uncaught"); });
+        }""")
+    with pytest.raises(Exception, match="ERR_FAILED"):
+        page.goto("http://192.0.2.1/elsewhere")
+    page.wait_for_timeout(100)
+
+    assert any("deliberate" in e for e in watch.console_errors)
+    assert any("style-src" in e for e in watch.csp_violations)
+    assert any("deliberately uncaught" in e for e in watch.page_errors)
+    assert watch.foreign_requests == ["http://192.0.2.1/elsewhere"]
+    watch.forget()
