@@ -66,8 +66,11 @@
     var fig;
     try { fig = JSON.parse(dataEl.textContent); } catch (e) { return; }
     chart._fig = fig;
+    var figEl = chart.closest("figure.sim");
+    var data = fig.data;
+    if (figEl && figEl._pinned) data = figEl._pinned.traces.concat(fig.data);
     var t0 = performance.now();
-    window.Plotly.react(chart, fig.data, themedLayout(fig.layout || {}), CONFIG).then(function () {
+    window.Plotly.react(chart, data, themedLayout(fig.layout || {}), CONFIG).then(function () {
       chart.setAttribute("data-drawn", String(Date.now()));
       chart.setAttribute("data-draw-ms", (performance.now() - t0).toFixed(1));
       chart.dispatchEvent(new CustomEvent("figure:drawn", { bubbles: true }));
@@ -167,6 +170,55 @@
     });
   }
 
+  /* ---- pin a run to compare ------------------------------------------------------- */
+  // The pinned run is drawn faintly under the current one, and its metrics get a column
+  // of their own, so two settings can be compared without a second window.
+  function pinnedTrace(t) {
+    var c = Object.assign({}, t, { opacity: 0.3, showlegend: false, hoverinfo: "skip",
+                                   name: "pinned: " + (t.name || "") });
+    delete c.legendgroup;
+    return c;
+  }
+  function addPinnedColumn(fig) {
+    var table = fig.querySelector("table.metrics");
+    if (!table) return;
+    table.querySelectorAll(".pinned-col").forEach(function (c) { c.remove(); });
+    if (!fig._pinned) return;
+    var head = table.querySelector("thead tr");
+    var th = document.createElement("th");
+    th.scope = "col"; th.className = "pinned-col"; th.textContent = "Pinned run";
+    head.insertBefore(th, head.children[2]);
+    table.querySelectorAll("tbody tr[data-metric]").forEach(function (tr) {
+      var td = document.createElement("td");
+      td.className = "pinned-col";
+      td.textContent = fig._pinned.values[tr.getAttribute("data-metric")] || "–";
+      tr.insertBefore(td, tr.children[2]);
+    });
+  }
+  function pin(fig) {
+    var chart = fig.querySelector(".chart");
+    if (!chart || !chart._fig) return;
+    var values = {};
+    fig.querySelectorAll("table.metrics tbody tr[data-metric]").forEach(function (tr) {
+      values[tr.getAttribute("data-metric")] = tr.querySelector("td.value").textContent;
+    });
+    var btn = fig.querySelector("button.pin-run");
+    fig._pinned = { traces: chart._fig.data.map(pinnedTrace), values: values };
+    var note = fig.querySelector(".pinned-note");
+    note.querySelector(".pinned-text").textContent =
+      "Comparing with a pinned run (faint lines, “Pinned run” column): " +
+      (btn ? btn.getAttribute("data-label").replace(/&/g, ", ") : "");
+    note.hidden = false;
+    addPinnedColumn(fig);
+    draw(fig.querySelector(".figdata"));
+  }
+  function unpin(fig) {
+    fig._pinned = null;
+    fig.querySelector(".pinned-note").hidden = true;
+    addPinnedColumn(fig);
+    draw(fig.querySelector(".figdata"));
+  }
+
   function onAfterSwap(e) {
     var d = e.detail || {};
     var from = d.requestConfig && d.requestConfig.elt ? d.requestConfig.elt : (d.elt || e.target);
@@ -185,11 +237,18 @@
       return;
     }
     if (form) clearErrors(form);
+    addPinnedColumn(fig);
     draw(fig.querySelector(".figdata"));
   }
 
   /* ---- copy link ---------------------------------------------------------------- */
   function onClick(e) {
+    var p = e.target.closest && e.target.closest("button.pin-run, button.unpin");
+    if (p) {
+      var f = p.closest("figure.sim");
+      if (f) (p.classList.contains("unpin") ? unpin : pin)(f);
+      return;
+    }
     var b = e.target.closest && e.target.closest("button.copy-link");
     if (!b) return;
     var url = new URL(b.getAttribute("data-href"), window.location.href).href;

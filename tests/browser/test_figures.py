@@ -201,3 +201,30 @@ def test_without_javascript_the_run_button_rerenders_the_page(new_context, figur
     assert float(figures.query(page)[main]) == float(value)
     assert float(page.input_value(f"#in-{slug}-{main}")) == float(value)
     assert figures.metrics(page, slug) != metrics, "the metrics table still shows the defaults"
+
+
+def test_a_pinned_run_stays_beside_the_new_one_for_comparison(page, figures):
+    slug = "fanout"
+    figures.open(page, lab(slug), slug)
+    chart = page.locator(f"#chart-{slug}")
+    traces = page.evaluate(f"() => document.getElementById('chart-{slug}').data.length")
+    first_share = page.inner_text(f"#result-{slug} tr[data-metric='share_slow'] td.value")
+
+    page.click(f"#fig-{slug} button.pin-run")
+    expect_note = page.locator(f"#fig-{slug} .pinned-note")
+    assert expect_note.is_visible()
+    before = figures.probe(page)
+    move_main_slider(page, slug, presses=20)
+    figures.wait_redrawn(page, slug, before)
+
+    # The pinned run's traces are drawn under the new ones, and its numbers keep a column.
+    assert page.evaluate(f"() => document.getElementById('chart-{slug}').data.length") \
+        == 2 * traces
+    pinned_cell = page.inner_text(f"#result-{slug} tr[data-metric='share_slow'] td.pinned-col")
+    assert pinned_cell == first_share
+    assert page.inner_text(f"#result-{slug} tr[data-metric='share_slow'] td.value") != first_share
+
+    page.click(f"#fig-{slug} button.unpin")
+    assert not expect_note.is_visible()
+    assert page.locator(f"#result-{slug} .pinned-col").count() == 0
+    assert chart.get_attribute("data-drawn")
