@@ -201,6 +201,11 @@ def test_without_javascript_the_run_button_rerenders_the_page(new_context, figur
     assert float(figures.query(page)[main]) == float(value)
     assert float(page.input_value(f"#in-{slug}-{main}")) == float(value)
     assert figures.metrics(page, slug) != metrics, "the metrics table still shows the defaults"
+    # The chart is a static image of the same state instead of an empty box.
+    img = page.locator(f"#result-{slug} img.chart-img")
+    assert f"{main}=" in img.get_attribute("src")
+    assert page.locator(f"#chart-{slug}").is_hidden()
+    assert img.evaluate("i => i.complete && i.naturalWidth > 0"), "the static chart did not load"
 
 
 def test_a_pinned_run_stays_beside_the_new_one_for_comparison(page, figures):
