@@ -9,7 +9,7 @@ import pytest
 import simulations
 from monograph import content
 
-PAGES = ["/", "/chapters/introduction/", "/chapters/tail-latency/", "/chapters/cost/",
+PAGES = ["/", "/chapters/introduction/", "/chapters/tail-latency/", "/chapters/drift/",
          "/checklist/", "/simulations/", "/simulations/fanout/"]
 
 
@@ -83,10 +83,23 @@ def test_a_chapter_has_toc_anchors_pager_and_reading_time(client):
     assert 'id="fig-fanout"' in html
 
 
-def test_a_chapter_without_a_built_simulation_has_no_figure_box(client):
-    html = client.get("/chapters/cost/").content.decode()
+def test_a_chapter_without_a_built_simulation_has_no_figure_box(client, settings, tmp_path):
+    # A chapter whose simulation is only planned: text flows on, no placeholder box.
+    (tmp_path / "book.yaml").write_text("title: T\nparts:\n  - {id: 1, title: P}\n")
+    (tmp_path / "soon.md").write_text(
+        "---\ntitle: Soon\nslug: soon\npart: 1\norder: 1\nsummary: s\n"
+        "planned_simulation: not-built-yet\n---\n\n## A\n\nBefore.\n\n[[figure]]\n\nAfter.\n")
+    settings.CONTENT_DIR = tmp_path
+    content.reset()
+    html = client.get("/chapters/soon/").content.decode()
+    assert "Before." in html and "After." in html and "[[figure]]" not in html
     assert 'class="sim' not in html
     assert "plotly" not in html  # no 1 MB bundle for a page without a chart
+
+
+def test_the_introduction_has_no_figure_and_no_plotly(client):
+    html = client.get("/chapters/introduction/").content.decode()
+    assert 'class="sim' not in html and "plotly" not in html
 
 
 def test_the_checklist_page_groups_items_by_chapter_with_links_back(client):

@@ -131,7 +131,9 @@ def test_an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(
     before = figures.probe(page)
 
     number = page.locator(f"#in-{slug}-{main}")
-    number.fill("999999")
+    p = SIMS[slug].param(main)
+    too_big = int(p.max) * 10 + 1 if p.kind == "int" else p.max * 10 + 1
+    number.fill(str(too_big))
     number.press("Enter")
     error = page.locator(f"#err-{slug}-{main}")
     page.wait_for_function(
