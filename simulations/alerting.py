@@ -41,7 +41,8 @@ from . import plotting
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param
 from .plotting import PALETTE
-from .stats import Z95
+from .stats import poisson_ci
+from .words import pct
 
 # -- model constants --------------------------------------------------------------------
 MONTH_MIN = 30 * 24 * 60  # the SLO period: 30 days, evaluated minute by minute
@@ -173,15 +174,6 @@ def count_pages(fires: np.ndarray) -> np.ndarray:
     return starts.sum(axis=-1) + fires[..., 0]
 
 
-def poisson_ci(count: int, exposure: float, z: float = Z95) -> tuple[float, float]:
-    """Score (Wilson-type) 95 % interval for a Poisson rate: count events in exposure.
-
-    Solves (count − λt)² = z²·λt for λ; with no events the upper end is z²/t (≈ 3.84/t,
-    near the exact 3.69/t).
-    """
-    root = math.sqrt(count + z * z / 4)
-    lo, hi = (root - z / 2) ** 2, (root + z / 2) ** 2
-    return (round(lo / exposure, 9), round(hi / exposure, 9))
 
 
 # -- the month's traffic -----------------------------------------------------------------
@@ -479,11 +471,6 @@ def _fmt_min(m: float) -> str:
     return f"{m / 60:.1f} h"
 
 
-def _pct(x: float) -> str:
-    """A share as a percentage with two significant digits."""
-    if x < 5e-5:
-        return "0 %"
-    return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
 
 
 def _burn(x: float) -> str:
@@ -498,18 +485,18 @@ def _summary(p: Any, m: dict[str, Metric], detect: dict[str, int | None],
     if p.incident == "none":
         first = "A month without an incident, so every page is a false one."
     else:
-        what = (f"A leak climbing to {_pct(p.error_rate)} errors" if p.incident == "leak"
-                else f"A sudden incident at {_pct(p.error_rate)} errors")
+        what = (f"A leak climbing to {pct(p.error_rate)} errors" if p.incident == "leak"
+                else f"A sudden incident at {pct(p.error_rate)} errors")
         what += f" (a burn rate of {_burn(m['peak_burn_rate'].value)} at its worst)"
         d = detect[p.policy]
         lasted = m["incident_min_lasted"].value
-        cost = _pct(m["budget_spent_total"].value)
+        cost = pct(m["budget_spent_total"].value)
         if d is None:
             first = (f"{what}: the {name} never paged, and in {_fmt_min(lasted)} the "
                      f"incident spent {cost} of the month's error budget.")
         else:
             first = (f"{what}: the {name} paged after {_fmt_min(d)}, with "
-                     f"{_pct(m['budget_spent_before_page'].value)} of the month's error "
+                     f"{pct(m['budget_spent_before_page'].value)} of the month's error "
                      f"budget spent; ")
             first += (f"the fix {RESPONSE_MIN} min later brought the cost to {cost}."
                       if lasted < p.incident_min else
@@ -581,11 +568,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     if p.incident != "none":
         end_h = (watch.end - INCIDENT_START_MIN) / 60
         shapes.append(plotting.shade(0, end_h, "incident"))
-    lines = [("y", budget_rate, f"SLO: {_pct(budget_rate)} errors (burn 1)", PALETTE["green"]),
+    lines = [("y", budget_rate, f"SLO: {pct(budget_rate)} errors (burn 1)", PALETTE["green"]),
              ("y2", FAST_PAIR[0], "14.4×", PALETTE["purple"]),
              ("y2", SLOW_PAIR[0], "6×", PALETTE["blue"])]
     if p.policy == "static":
-        lines.append(("y", p.threshold, f"threshold {_pct(p.threshold)}", COLOURS["static"]))
+        lines.append(("y", p.threshold, f"threshold {pct(p.threshold)}", COLOURS["static"]))
     for yref, y, text, colour in lines:
         shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": yref,
                        "y0": y, "y1": y, "line": {"color": colour, "width": 1, "dash": "dot"}})

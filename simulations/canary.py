@@ -50,6 +50,7 @@ from . import plotting, stats
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param, ParamError
 from .plotting import PALETTE
+from .words import pct
 
 # -- model constants --------------------------------------------------------------------
 TICK_S = 30.0  # longest clock tick: the alert's evaluation interval (a common Prometheus one)
@@ -449,11 +450,6 @@ def _fmt_s(s: float) -> str:
     return f"{s / 3600:.1f} h"
 
 
-def _pct(x: float) -> str:
-    """A share as a percentage with two significant digits."""
-    if x < 5e-5:
-        return "0 %"
-    return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
 
 
 def _wilson(k: int, n: int) -> tuple[float, float]:
@@ -562,12 +558,12 @@ def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, look
     rate = false_rb / TRIALS
     lo, hi = _wilson(false_rb, TRIALS)
     second = (f"On a healthy release this {'analysis' if uses_analysis(p.strategy) else 'setup'}"
-              f" rolls back {_pct(rate)} of deploys (95 % CI {_pct(lo)}–{_pct(hi)})")
+              f" rolls back {pct(rate)} of deploys (95 % CI {pct(lo)}–{pct(hi)})")
     bound = min(1.0, p.alpha * looks)
     if looks and lo <= bound:
-        second += f"; peeking {looks} times at α allows up to {_pct(bound)} (α × looks)"
+        second += f"; peeking {looks} times at α allows up to {pct(bound)} (α × looks)"
     elif looks:
-        second += (f", more than α × {looks} looks = {_pct(bound)}: with about "
+        second += (f", more than α × {looks} looks = {pct(bound)}: with about "
                    f"{p.min_samples * p.base_error_rate:.2g} errors expected per arm at the "
                    f"first look, the z-test's normal approximation is too optimistic")
     return f"{first} {second}."

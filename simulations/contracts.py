@@ -40,6 +40,7 @@ from . import plotting, stats
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param, ParamError
 from .plotting import PALETTE
+from .words import pct
 
 # -- model constants ---------------------------------------------------------------------
 # Parcel weights: lognormal with a 1.5 kg median and a wide spread (letters to freight),
@@ -322,13 +323,6 @@ def hour_label(h: float) -> str:
     return f"{week}{DAYS[(h // 24) % 7]} {h % 24:02d}:00"
 
 
-def _pct(x: float) -> str:
-    """A share as a percentage: two significant digits, more just short of 100 %."""
-    if x == 0:
-        return "0 %"
-    if 0.995 <= x < 1:
-        return f"{100 * x:.2f} %"  # "99.98 %": nearly every row is not every row
-    return f"{100 * x:.2g} %" if x < 0.1 else f"{100 * x:.0f} %"
 
 
 def run(p: Any, seed: int) -> Result:
@@ -410,17 +404,17 @@ def _summary(p: Any, st: _State, m: dict[str, Metric], lost: float) -> str:
         text = f"No change landed in the {p.hours} hours simulated"
         if p.contract:
             return (f"{text}; the contract held back {held:,} healthy rows as range outliers "
-                    f"({_pct(m['false_hold_rate'].value or 0)} of rows), and nobody was paged.")
+                    f"({pct(m['false_hold_rate'].value or 0)} of rows), and nobody was paged.")
         return f"{text}, so every row was published and right."
     what = "Grams became kilograms" if p.change_type == "units" else (
-        f"{_pct(p.null_share)} of weights started arriving empty")
+        f"{pct(p.null_share)} of weights started arriving empty")
     start = f"{what} at {hour_label(p.change_hour)}"
     fixed = (f"the feed was fixed and the held rows backfilled at {hour_label(st.fixed_at)}"
              if st.fixed_at is not None else "the feed was still broken when the run ended")
     if st.detected_by == "contract":
         clause = "range" if p.change_type == "units" else "not-null"
         return (f"{start}; the contract's {clause} check failed "
-                f"{_pct(st.alert_fail_share)} of that batch, so it held the batch back and "
+                f"{pct(st.alert_fail_share)} of that batch, so it held the batch back and "
                 f"paged the owner at once. {_rows(wrong).capitalize()} published; "
                 f"{held:,} rows were held back (a {m['gap_hours'].value}-hour gap in the "
                 f"metric), and {fixed}.")
@@ -428,11 +422,11 @@ def _summary(p: Any, st: _State, m: dict[str, Metric], lost: float) -> str:
                if st.detected_at is not None
                else f"the run ended at {hour_label(p.hours)} before anyone noticed")
     if p.contract:
-        return (f"{start}, under the contract's {_pct(BATCH_TOLERANCE)} batch limit: it "
+        return (f"{start}, under the contract's {pct(BATCH_TOLERANCE)} batch limit: it "
                 f"quarantined {held:,} rows one by one and paged nobody, so {_rows(wrong)} "
                 f"published while the quarantine grew until {noticed}.")
     return (f"{start} and nothing failed: {_rows(wrong)} published, "
-            f"€{lost:,.0f} of shipping underquoted and the average quote {_pct(peak)} off "
+            f"€{lost:,.0f} of shipping underquoted and the average quote {pct(peak)} off "
             f"at worst, until {noticed}.")
 
 

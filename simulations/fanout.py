@@ -30,6 +30,7 @@ from . import plotting, stats
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param, ParamError
 from .plotting import PALETTE
+from .words import pct
 
 # -- model constants --------------------------------------------------------------------
 REPLICAS = 3  # copies of every shard; hedges go to replicas not tried yet
@@ -265,12 +266,6 @@ def simulate(p: Any, seed: int) -> _Outcome:
 
 
 # -- results ----------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    """A share as a percentage a person would say: 63 %, 4.2 %, 0.31 %."""
-    v = 100 * x
-    if v == 0 or v >= 10:
-        return f"{v:.0f} %"
-    return f"{v:.2g} %" if v < 1 else f"{v:.1f} %"
 
 
 def _ms(x: float) -> str:
@@ -339,15 +334,15 @@ def run(p: Any, seed: int) -> Result:
 
     if hedging:
         summary = (
-            f"Hedging after {_ms(p.hedge_ms)} sent {_pct(extra)} extra backend calls; "
-            f"{_pct(share)} of requests still waited on a slow call "
-            f"(closed form without hedging: {_pct(closed)}), and the P99.9 request took "
+            f"Hedging after {_ms(p.hedge_ms)} sent {pct(extra)} extra backend calls; "
+            f"{pct(share)} of requests still waited on a slow call "
+            f"(closed form without hedging: {pct(closed)}), and the P99.9 request took "
             f"{_ms(p999[0])}."
         )
     else:
         summary = (
-            f"{_pct(share)} of requests waited on at least one slow backend call "
-            f"(closed form {_pct(closed)} for {p.fanout} "
+            f"{pct(share)} of requests waited on at least one slow backend call "
+            f"(closed form {pct(closed)} for {p.fanout} "
             f"{'backend' if p.fanout == 1 else 'backends'}). The median request took "
             f"{_ms(p50[0])}, while 95 % of single backend calls answer within {_ms(b95[0])}."
         )

@@ -12,7 +12,7 @@ from functools import cache
 from .core import Simulation
 
 # Modules of the engine itself, never simulations.
-_ENGINE = {"core", "params", "plotting", "registry", "stats"}
+_ENGINE = {"core", "params", "plotting", "registry", "stats", "words"}
 
 
 @cache

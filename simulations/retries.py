@@ -43,6 +43,7 @@ from . import plotting, stats
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param, ParamError
 from .plotting import PALETTE
+from .words import pct
 
 # -- model constants --------------------------------------------------------------------
 WORKERS = 3  # server threads sharing one FCFS queue
@@ -613,12 +614,6 @@ def capacity_curve(p: Any, bins: int) -> np.ndarray:
 
 
 # -- results ----------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    """A share as a percentage a person would say: 63 %, 4.2 %, 0.31 %."""
-    v = 100 * x
-    if v == 0 or v >= 10:
-        return f"{v:.0f} %"
-    return f"{v:.2g} %" if v < 1 else f"{v:.1f} %"
 
 
 def _recovery_words(r: float | None, has_trigger: bool) -> str:
@@ -633,8 +628,8 @@ def _summary(p: Any, m: Measures, other: Measures | None, other_label: str) -> s
     end = trigger_end(p)
     has_trigger = end > 0
     amp = m.amplification[0]
-    wasted = _pct(m.wasted_work)
-    success = _pct(m.successes / m.finished if m.finished else 1)
+    wasted = pct(m.wasted_work)
+    success = pct(m.successes / m.finished if m.finished else 1)
     if has_trigger and end > p.duration_s - RECOVERY_WINDOW_S:
         first = ("The trigger lasts until the end of the run, so recovery cannot be seen; "
                  f"{amp:.2f} attempts reached the service per user request.")

@@ -57,6 +57,7 @@ from . import plotting, stats
 from .core import Metric, Result, Simulation, spawn_rngs
 from .params import Param
 from .plotting import PALETTE
+from .words import pct
 
 # -- model constants --------------------------------------------------------------------
 NORMAL_RPS = 20.0  # the chapter's normal load
@@ -458,41 +459,33 @@ def measure(p: Any, f: Flows, w: Waits) -> Measures:
 
 
 # -- results ----------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    """A share as a person would say it: 63 %, 4.2 %, 0.31 %, 0 %."""
-    v = 100 * x
-    if v >= 99.5 and x < 1:
-        return f"{v:.1f} %" if v < 99.95 else "100 %"
-    if v == 0 or v >= 10:
-        return f"{v:.0f} %"
-    return f"{v:.2g} %" if v < 1 else f"{v:.1f} %"
 
 
 def _summary(p: Any, m: Measures) -> str:
     """Two sentences from the numbers: what customers got, and why."""
     legit = m.legit_ok / m.legit_sent if m.legit_sent else 1.0
     if p.surge_factor <= 1:
-        return (f"No surge: {_pct(legit)} of customers' requests were answered within "
-                f"the {TIMEOUT_S:g} s timeout, the backend at {_pct(m.peak_saturation)} "
+        return (f"No surge: {pct(legit)} of customers' requests were answered within "
+                f"the {TIMEOUT_S:g} s timeout, the backend at {pct(m.peak_saturation)} "
                 "at its busiest.")
-    first = (f"During the {p.surge_factor:g}× surge {_pct(legit)} of customers' requests "
+    first = (f"During the {p.surge_factor:g}× surge {pct(legit)} of customers' requests "
              f"were answered within the {TIMEOUT_S:g} s timeout, with the backend at "
-             f"{_pct(m.peak_saturation)} at its busiest.")
+             f"{pct(m.peak_saturation)} at its busiest.")
     if m.wasted_share >= 0.5:
-        why = (f" {_pct(m.wasted_share)} of its work went to clients who had already "
+        why = (f" {pct(m.wasted_share)} of its work went to clients who had already "
                f"given up: queued requests waited {m.p99_wait_s:.0f} s (P99).")
     elif m.bucket_share >= 0.5:
-        why = (f" The token bucket refused {_pct(m.bucket_share)} of requests at the door, "
+        why = (f" The token bucket refused {pct(m.bucket_share)} of requests at the door, "
                "nearly all from the few heavy clients.")
     elif m.shed_share > 0.01:
         waited = (f"waited at most {m.p99_wait_s:.1f} s (P99)" if m.p99_wait_s >= 0.05
                   else "did not wait")
         who = ("customers first" if p.priority_shedding
                else "customers shed in proportion to their share of the load")
-        why = (f" The limit refused {_pct(m.shed_share)} of requests in a millisecond; "
+        why = (f" The limit refused {pct(m.shed_share)} of requests in a millisecond; "
                f"those it admitted {waited}, {who}.")
     elif m.dropped_share > 0.01:
-        why = (f" The listen backlog overflowed: {_pct(m.dropped_share)} of requests were "
+        why = (f" The listen backlog overflowed: {pct(m.dropped_share)} of requests were "
                "dropped and timed out.")
     else:
         why = " Nothing had to be refused."

@@ -23,6 +23,17 @@ def proportion_ci(successes: int, n: int, z: float = Z95) -> tuple[float, float]
     return (lo, hi)
 
 
+def poisson_ci(count: int, exposure: float, z: float = Z95) -> tuple[float, float]:
+    """Score (Wilson-type) 95 % interval for a Poisson rate: count events in exposure.
+
+    Solves (count − λt)² = z²·λt for λ; with no events the upper end is z²/t (≈ 3.84/t,
+    near the exact 3.69/t).
+    """
+    root = math.sqrt(count + z * z / 4)
+    lo, hi = (root - z / 2) ** 2, (root + z / 2) ** 2
+    return (round(lo / exposure, 9), round(hi / exposure, 9))
+
+
 def quantile_ci(samples: Sequence[float] | np.ndarray, q: float, z: float = Z95
                 ) -> tuple[float, float, float]:
     """A quantile with a distribution-free 95 % CI from order statistics.

@@ -8,13 +8,7 @@ watched: a console error, an uncaught page error, a Content-Security-Policy viol
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,93 +19,24 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from monograph import localserver
+
 BASE_DIR = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-HOST = "127.0.0.1"
-SERVER_START_TIMEOUT_S = 60
+SERVER_START_TIMEOUT_S = localserver.START_TIMEOUT_S
+CHROMIUM, CHROMIUM_ARGS, HOST = localserver.CHROMIUM, localserver.CHROMIUM_ARGS, localserver.HOST
 # Every page here answers in well under a second; a stuck wait should fail fast, not in 30 s.
 DEFAULT_TIMEOUT_MS = 10_000
 
 
 # -- the server ------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _static_is_stale() -> bool:
-    """True when staticfiles/ is missing or older than a file in static/ (the hashed names change)."""
-    manifest = BASE_DIR / "staticfiles" / "staticfiles.json"
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    return any(p.stat().st_mtime > built for p in (BASE_DIR / "static").rglob("*") if p.is_file())
-
-
-def _collectstatic() -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
-        cwd=BASE_DIR, capture_output=True, text=True, timeout=300, check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"manage.py collectstatic failed:\n{result.stdout}\n{result.stderr}",
-                    pytrace=False)
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode} before answering /healthz:\n"
-                        + log.read_text()[-4000:], pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not answer {url}/healthz within {SERVER_START_TIMEOUT_S} s:\n"
-                + log.read_text()[-4000:], pytrace=False)
-
-
 @pytest.fixture(scope="session")
-def live_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_server_url() -> Iterator[str]:
     """The book served by gunicorn (the production server, as `make run` starts it)."""
-    if _static_is_stale():
-        _collectstatic()
-    tmp = tmp_path_factory.mktemp("gunicorn")
-    prom = tmp / "prometheus"
-    prom.mkdir()
-    log = tmp / "gunicorn.log"
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1"}
-    port = _free_port()
-    url = f"http://{HOST}:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "monograph.wsgi:application",
-             "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}", "--workers", "2"],
-            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )
     try:
-        _wait_healthy(url, proc, log)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with localserver.gunicorn() as url:
+            yield url
+    except localserver.ServerDidNotStart as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # -- pytest-playwright overrides -----------------------------------------------------------

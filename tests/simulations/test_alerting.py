@@ -18,9 +18,9 @@ from simulations.alerting import (
     budget_share,
     count_pages,
     expected_path,
-    poisson_ci,
     quiet_pages,
 )
+from simulations.stats import poisson_ci
 
 SIM = get("alerting")
 

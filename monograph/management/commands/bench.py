@@ -19,13 +19,8 @@ import math
 import os
 import platform
 import random
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,14 +30,13 @@ from urllib.parse import urlencode, urlsplit
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import Client
 
 import simulations
 from simulations import ParamError, Simulation
 
-from ... import content
+from ... import content, localserver
 from ...version import version
 
 # -- budgets (PRODUCT.md, "Standing quality bars") ---------------------------------------------
@@ -52,10 +46,7 @@ MAXIMA_MS = 2000.0
 CHAPTER_KB = 450.0
 REDRAW_P95_MS = 150.0
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-HOST = "127.0.0.1"
+CHROMIUM, CHROMIUM_ARGS, HOST = localserver.CHROMIUM, localserver.CHROMIUM_ARGS, localserver.HOST
 DOCS = Path(settings.BASE_DIR) / "docs" / "performance.md"
 
 
@@ -187,56 +178,14 @@ class ServerBench:
 
 
 # -- the real server and the browser -------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def _static_is_stale() -> bool:
-    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    return any(p.stat().st_mtime > built
-               for d in settings.STATICFILES_DIRS for p in Path(d).rglob("*") if p.is_file())
-
-
 @contextlib.contextmanager
 def gunicorn() -> Iterator[str]:
     """The book served as `make run` serves it, on a free port; yields the base URL."""
-    if _static_is_stale():
-        call_command("collectstatic", interactive=False, verbosity=0)
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        prom = Path(tmp) / "prometheus"
-        prom.mkdir()
-        log = Path(tmp) / "gunicorn.log"
-        port = _free_port()
-        url = f"http://{HOST}:{port}"
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom)}
-        with log.open("wb") as out:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [sys.executable, "-m", "gunicorn", "monograph.wsgi:application",
-                 "-c", "gunicorn.conf.py", "--bind", f"{HOST}:{port}", "--workers", "2"],
-                cwd=settings.BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise CommandError("gunicorn did not start:\n" + log.read_text()[-3000:])
-                try:
-                    with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310
-                        break
-                except OSError:
-                    time.sleep(0.2)
+    try:
+        with localserver.gunicorn() as url:
             yield url
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    except localserver.ServerDidNotStart as exc:
+        raise CommandError(str(exc)) from None
 
 
 @dataclass
