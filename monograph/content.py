@@ -340,6 +340,8 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     rendered = rendered.replace('<div class="admonition do-this">',
                                 '<div class="admonition do-this" id="do-this">', 1)
     rendered = _sanitise(rendered)
+    # Code blocks scroll sideways on narrow screens: keyboard users must reach them.
+    rendered = rendered.replace("<pre>", '<pre tabindex="0">')
     words = _count_words(rendered.replace(_FIGURE_TOKEN, ""))
     if _FIGURE_TOKEN in rendered:
         before, _, after = rendered.partition(_FIGURE_TOKEN)
