@@ -191,3 +191,12 @@ def test_cli_bad_arguments_give_a_clear_error_not_a_traceback(args, message):
     assert proc.returncode != 0
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_the_swapped_fragment_carries_no_noscript_image(client):
+    # htmx parses fragments with scripting off, so a <noscript><img> in a swap would
+    # load (and render an SVG on the server) on every slider move.
+    frag = client.get("/simulations/fanout/figure", headers={"HX-Request": "true"})
+    assert b"<noscript" not in frag.content
+    page = client.get("/simulations/fanout/")
+    assert b'<noscript><img class="chart-img" src="/simulations/fanout.svg?' in page.content
