@@ -141,8 +141,8 @@ _ALLOWED_ATTRS = {
     "*": {"class", "id", "title", "lang"},
     "a": {"href"},
     "img": {"src", "alt", "width", "height"},
-    "td": {"colspan", "rowspan", "align", "style"},
-    "th": {"colspan", "rowspan", "align", "style", "scope"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
     "ol": {"start"},
     "details": {"open"},
 }
@@ -150,10 +150,7 @@ _ALLOWED_ATTRS = {
 
 def _sanitise(raw_html: str) -> str:
     """Strip scripts, event handlers, styles and javascript: links from rendered Markdown."""
-    attrs = {k: set(v) for k, v in _ALLOWED_ATTRS.items()}
-    attrs["td"].discard("style")
-    attrs["th"].discard("style")
-    return nh3.clean(raw_html, tags=_ALLOWED_TAGS, attributes=attrs,
+    return nh3.clean(raw_html, tags=_ALLOWED_TAGS, attributes=_ALLOWED_ATTRS,
                      url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
 
 
@@ -162,6 +159,7 @@ def _markdown() -> markdown.Markdown:
         extensions=["tables", "footnotes", "admonition", "pymdownx.details",
                     "pymdownx.superfences", "pymdownx.highlight", "toc", "sane_lists", "smarty"],
         extension_configs={
+            "tables": {"use_align_attribute": True},
             "toc": {"permalink": "#", "permalink_title": "Link to this section",
                     "toc_depth": "2-3"},
             "pymdownx.highlight": {"css_class": "highlight", "guess_lang": False},

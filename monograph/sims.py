@@ -26,7 +26,7 @@ from . import metrics
 from .version import version
 
 # Query names the pages accept besides a simulation's own parameters.
-PAGE_EXTRAS = frozenset({"controls", "theme"})
+PAGE_EXTRAS = frozenset({"controls"})
 
 
 @dataclass

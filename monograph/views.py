@@ -1,6 +1,6 @@
 """Views: small functions, generic over the simulation registry.
 
-A slider move and a full page render go through the same code (`_figure_context`);
+A slider move and a full page render go through the same code (`_result_context`);
 permalinks are page URLs, never fragment URLs.
 """
 
@@ -24,6 +24,7 @@ import simulations
 from simulations import ParamError, Simulation
 
 from . import content, images, metrics, openapi, sims
+from .version import version
 
 log = logging.getLogger("monograph")
 
@@ -45,35 +46,43 @@ def _bad_request(sim: Simulation, exc: ParamError) -> HttpResponse:
 
 
 # -- the figure component ---------------------------------------------------------------------
-def _figure_context(request: HttpRequest, state: sims.State, page_url: str,
-                    page: content.Page | None) -> dict[str, Any]:
-    """Everything the figure templates need, for a full page or an htmx fragment."""
-    sim = state.sim
+def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
+    """What the result partial needs: all a slider move renders."""
     payload = sims.run(state)
     qs = state.querystring
-    chapter = content.book().chapter_for_simulation(sim.slug)
-    presets = (page or chapter).presets if (page or chapter) else ()
-    defaults = sim.to_query(sim.defaults(), simulations.SEED.default)
     return {
-        "sim": sim,
-        "state": state,
-        "controls": sims.controls(state),
+        "sim": state.sim,
         "payload": payload,
         "metric_rows": sims.metric_rows(payload),
-        "caption": ((page or chapter).figure_caption if (page or chapter) else "") or sim.caption,
-        "presets": [{"label": p.label, "query": urlencode(p.query),
-                     "active": p.query == state.query} for p in presets],
-        "chapter": chapter,
         "page_url": page_url,
         "permalink": f"{page_url}?{qs}",
+        "qs": qs,
+    }
+
+
+def _figure_context(state: sims.State, page_url: str,
+                    page: content.Page | None) -> dict[str, Any]:
+    """The whole figure for a full page: the result plus controls, presets and errors."""
+    sim = state.sim
+    chapter = content.book().chapter_for_simulation(sim.slug)
+    source = page or chapter
+    query = state.query
+    defaults = sim.to_query(sim.defaults(), simulations.SEED.default)
+    declared = {p.name for p in sim.all_params}
+    return {
+        **_result_context(state, page_url),
+        "state": state,
+        "controls": sims.controls(state),
+        "caption": (source.figure_caption if source else "") or sim.caption,
+        "presets": [{"label": p.label, "query": urlencode(p.query), "active": p.query == query}
+                    for p in (source.presets if source else ())],
+        "chapter": chapter,
         "reset_url": page_url,
         "defaults_qs": urlencode(defaults),
-        "qs": qs,
         "seed_max": simulations.SEED.max,
         "errors": state.errors,
         # Errors about names the simulation does not declare have no control to sit by.
-        "form_errors": " ".join(msg for name, msg in state.errors.items()
-                                if name not in {p.name for p in sim.all_params}),
+        "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
 
 
@@ -83,7 +92,7 @@ def _page_figure(request: HttpRequest, sim: Simulation, page_url: str,
     status = 400 if state.errors else 200
     if state.errors:
         metrics.SIM_REJECTED.labels(sim.slug).inc()
-    return _figure_context(request, state, page_url, page), status
+    return _figure_context(state, page_url, page), status
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -180,7 +189,7 @@ def figure(request: HttpRequest, sim: str) -> HttpResponse:
             return reswap(retarget(resp, target), "innerHTML")
         return _bad_request(s, exc)
     page_url = _page_path(request, s)
-    ctx = _figure_context(request, state, page_url, None)
+    ctx = _result_context(state, page_url)
     resp = TemplateResponse(request, "_figure.html#result", {"fig": ctx})
     if request.htmx:
         replace_url(resp, ctx["permalink"])
@@ -268,8 +277,6 @@ def openapi_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers."""
-    from .version import version
-
     return JsonResponse({"status": "ok", "version": version()})
 
 

@@ -185,3 +185,12 @@ def test_invalid_content_stops_the_process_at_startup(book_dir, tmp_path):
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "two.md: part: unknown part 9" in proc.stderr
+
+
+def test_table_alignment_survives_sanitising(book_dir):
+    # Markdown aligns columns; style attributes are stripped (and CSP-blocked), so the
+    # renderer must use the align attribute instead.
+    _write(book_dir, "two.md", "title: Two\nslug: two\npart: 1\norder: 2\nsummary: s",
+           body="| a | b |\n|:--|--:|\n| 1 | 2 |\n")
+    html = load_book(book_dir).by_slug["two"].html_before
+    assert '<td align="right">2</td>' in html and "style=" not in html

@@ -140,6 +140,11 @@
         if (sl) valueToSlider(sl, t.value);
       }
     });
+    // A slider's own change event (on release, or each arrow key) would re-send the
+    // values its input events already sent: keep it from reaching htmx on the form.
+    form.querySelectorAll("input.slider").forEach(function (sl) {
+      sl.addEventListener("change", function (e) { e.stopPropagation(); });
+    });
     form.addEventListener("change", function (e) {
       if (e.target !== form && !e.target.classList.contains("slider")) markPreset(fig, null);
     });

@@ -235,3 +235,17 @@ def test_a_pinned_run_stays_beside_the_new_one_for_comparison(page, figures):
     assert not expect_note.is_visible()
     assert page.locator(f"#result-{slug} .pinned-col").count() == 0
     assert chart.get_attribute("data-drawn")
+
+
+def test_one_slider_step_sends_one_request(page, figures):
+    # The slider's input event sends the values; its change event must not send them again.
+    slug = "fanout"
+    figures.open(page, lab(slug), slug)
+    sent = []
+    page.on("request", lambda r: sent.append(r.url) if "/figure?" in r.url else None)
+    before = figures.probe(page)
+    page.locator(f"#sl-{slug}-fanout").focus()
+    page.keyboard.press("ArrowRight")
+    figures.wait_redrawn(page, slug, before)
+    page.wait_for_timeout(300)  # time for a duplicate to show up, if there were one
+    assert len(sent) == 1, sent
