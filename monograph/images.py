@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from simulations.plotting import themed
+from simulations.engine.plotting import themed
 
 log = logging.getLogger("monograph.images")
 

@@ -1,8 +1,22 @@
-"""Simulations of production failure modes. Pure Python: no Django import here."""
+"""Simulations of production failure modes. Pure Python: no Django import here.
 
-from .core import Metric, Result, Simulation, execute, plain, spawn_rngs
-from .params import SEED, Param, ParamError
-from .registry import get, registry
+`simulations.engine` holds the contract and shared helpers; `simulations.models` holds one
+module per simulation. This package re-exports the engine's public names.
+"""
+
+from .engine import (
+    SEED,
+    Metric,
+    Param,
+    ParamError,
+    Result,
+    Simulation,
+    execute,
+    get,
+    plain,
+    registry,
+    spawn_rngs,
+)
 
 __all__ = [
     "SEED", "Metric", "Param", "ParamError", "Result", "Simulation",

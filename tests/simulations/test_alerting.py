@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get
-from simulations.alerting import (
+from simulations.engine.stats import poisson_ci
+from simulations.models.alerting import (
     INCIDENT_START_MIN,
     MONTH_MIN,
     QUIET_MONTHS,
@@ -20,7 +21,6 @@ from simulations.alerting import (
     expected_path,
     quiet_pages,
 )
-from simulations.stats import poisson_ci
 
 SIM = get("alerting")
 

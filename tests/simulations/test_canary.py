@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get
-from simulations.canary import (
+from simulations.models.canary import (
     FLAG_OFF_S,
     HUMAN_RESPONSE_S,
     PRESETS,

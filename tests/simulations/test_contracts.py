@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from simulations import ParamError, execute, get
-from simulations.contracts import (
+from simulations.models.contracts import (
     BATCH_TOLERANCE,
     FREIGHT_EUR,
     LIGHTEST_EUR,

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get, spawn_rngs
-from simulations import cost as model
+from simulations.models import cost as model
 
 SIM = get("cost")
 

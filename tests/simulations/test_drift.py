@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get
-from simulations.drift import (
+from simulations.models.drift import (
     MAX_SAMPLES,
     PSI_BINS,
     _bin_shares,

@@ -17,7 +17,7 @@ import pytest
 import simpy
 
 from simulations import ParamError, execute, get
-from simulations import fanout as model
+from simulations.models import fanout as model
 
 SIM = get("fanout")
 

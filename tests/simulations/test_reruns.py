@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get
-from simulations import reruns as model
+from simulations.models import reruns as model
 
 SIM = get("reruns")
 PHI = NormalDist()

@@ -8,7 +8,7 @@ import pytest
 import simpy
 
 from simulations import ParamError, execute, get, spawn_rngs
-from simulations import retries as sim
+from simulations.models import retries as sim
 
 SIM = get("retries")
 

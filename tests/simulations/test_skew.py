@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from simulations import ParamError, execute, get, spawn_rngs
-from simulations.skew import (
+from simulations.engine.stats import mean_ci
+from simulations.models.skew import (
     CATEGORY_NAMES,
     CATEGORY_SHARE,
     HOUR_SHARE,
@@ -26,7 +27,6 @@ from simulations.skew import (
     _serve_day,
     _train,
 )
-from simulations.stats import mean_ci
 
 SIM = get("skew")
 

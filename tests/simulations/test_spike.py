@@ -9,7 +9,7 @@ import pytest
 import simpy
 
 from simulations import ParamError, execute, get, spawn_rngs
-from simulations import spike as sim
+from simulations.models import spike as sim
 
 SIM = get("spike")
 CAPACITY = sim.BASE_REPLICAS * sim.CAPACITY_PER_REPLICA  # 100 requests/s: the chapter's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,13 +37,18 @@ class Metric:
 
 
 @dataclass
-class Result:
-    """What a run returns: metrics, data series, a summary sentence, and figure inputs."""
+class Result[F]:
+    """What a run returns: metrics, data series, a summary sentence, and figure inputs.
+
+    `figure_data` is the model's own typed (frozen dataclass) input to its figure builder:
+    whatever the figure needs that is not part of the public series.
+    """
 
     metrics: dict[str, Metric]
     series: dict[str, list[Any]]
     summary: str
-    # Anything else the figure builder needs that is not part of the public series.
+    figure_data: F | None = None
+    # Deprecated string-keyed figure inputs; models move to `figure_data`.
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,21 +76,59 @@ def plain(x: Any) -> Any:
 
 
 # -- declaration ------------------------------------------------------------------------
+# The Python type a parameter of each kind has in a model's params dataclass.
+KIND_TYPES: dict[str, Any] = {
+    "int": int, "float": float, "bool": bool, "choice": str, "int_list": tuple[int, ...],
+}
+
+
+def check_params_type(slug: str, params: tuple[Param, ...], params_type: type) -> None:
+    """Refuse a params dataclass that does not match the Param declarations field for field."""
+    if not (dataclasses.is_dataclass(params_type)
+            and params_type.__dataclass_params__.frozen):  # type: ignore[attr-defined]
+        raise TypeError(f"simulation {slug}: params_type must be a frozen dataclass")
+    hints = typing.get_type_hints(params_type)
+    fields = [f.name for f in dataclasses.fields(params_type)]
+    declared = [p.name for p in params]
+    if fields != declared:
+        raise TypeError(f"simulation {slug}: {params_type.__name__} fields {fields} "
+                        f"must be the declared parameters, in order: {declared}")
+    for p in params:
+        want, got = KIND_TYPES[p.kind], hints[p.name]
+        if p.kind == "choice" and typing.get_origin(got) is typing.Literal:
+            if set(typing.get_args(got)) != set(p.choices):
+                raise TypeError(f"simulation {slug}: {p.name} is Literal{list(typing.get_args(got))}"
+                                f" but declares choices {list(p.choices)}")
+            continue
+        if got != want:
+            raise TypeError(f"simulation {slug}: {params_type.__name__}.{p.name} is {got}, "
+                            f"but a {p.kind} parameter must be {want}")
+
+
 @dataclass(frozen=True)
-class Simulation:
-    """A simulation as declared by its module: the only place its parameters are named."""
+class Simulation[P, F]:
+    """A simulation as declared by its module: the only place its parameters are named.
+
+    `params_type` is the model's frozen dataclass of parameters, checked field for field
+    against `params`; `run(params, seed)` returns a `Result[F]` and `figure(result, params)`
+    turns it into a Plotly figure dict. `model_version` is bumped on purpose whenever a
+    change to the model changes its numbers (the golden results test insists).
+    """
 
     slug: str
     title: str
-    chapter: str
     description: str
     params: tuple[Param, ...]
-    run: Callable[[Any, int], Result]
-    figure: Callable[[Result, Any], dict[str, Any]]
-    caption: str = ""
+    run: Callable[[P, int], Result[F]]
+    figure: Callable[[Result[F], P], dict[str, Any]]
+    params_type: type[P] | None = None
     # Cross-parameter limits (e.g. total work); raises ParamError naming the limit.
-    check: Callable[[Any], None] | None = None
+    check: Callable[[P], None] | None = None
     main_param: str = ""
+    model_version: int = 1
+    # Deprecated: the chapter's front matter owns the chapter link and the caption.
+    chapter: str = ""
+    caption: str = ""
 
     def __post_init__(self) -> None:
         if not SLUG_RE.match(self.slug):
@@ -92,11 +136,17 @@ class Simulation:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names) or "seed" in names:
             raise TypeError(f"simulation {self.slug}: parameter names must be unique, not seed")
-        fields = [(p.name, Any) for p in self.params]
-        cls = dataclasses.make_dataclass(f"{self.slug.title()}Params", fields, frozen=True)
-        object.__setattr__(self, "params_type", cls)
+        if self.params_type is None:
+            # Deprecated path for models not yet typed: an untyped dataclass.
+            fields = [(p.name, Any) for p in self.params]
+            cls = dataclasses.make_dataclass(f"{self.slug.title()}Params", fields, frozen=True)
+            object.__setattr__(self, "params_type", cls)
+        else:
+            check_params_type(self.slug, self.params, self.params_type)
         if not self.main_param:
             object.__setattr__(self, "main_param", self.params[0].name)
+        if self.main_param not in names:
+            raise TypeError(f"simulation {self.slug}: main_param {self.main_param!r} is not declared")
 
     # -- parameters -----------------------------------------------------------------------
     @property
@@ -109,12 +159,13 @@ class Simulation:
                 return p
         raise KeyError(name)
 
-    def defaults(self) -> Any:
+    def defaults(self) -> P:
+        assert self.params_type is not None
         return self.params_type(**{p.name: p.default for p in self.params})
 
     def parse(
         self, query: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
-    ) -> tuple[Any, int]:
+    ) -> tuple[P, int]:
         """Validate a mapping of raw values (a query string) into (params, seed).
 
         Omitted names take their default; unknown names are refused, so a typo in a
@@ -133,6 +184,7 @@ class Simulation:
         for p in self.params:
             values[p.name] = p.parse(query[p.name]) if p.name in query else p.default
         seed = SEED.parse(query["seed"]) if "seed" in query else SEED.default
+        assert self.params_type is not None
         params = self.params_type(**values)
         if self.check is not None:
             self.check(params)
@@ -164,6 +216,7 @@ def execute(sim: Simulation, params: Any, seed: int) -> dict[str, Any]:
     return {
         "simulation": sim.slug,
         "title": sim.title,
+        "model_version": sim.model_version,
         "params": sim.params_json(params),
         "seed": seed,
         "metrics": {k: m.to_json() for k, m in result.metrics.items()},

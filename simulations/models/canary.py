@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from . import plotting, stats
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param, ParamError
-from .plotting import PALETTE
-from .words import pct
+from ..engine import plotting, stats
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param, ParamError
+from ..engine.plotting import PALETTE
+from ..engine.words import pct
 
 # -- model constants --------------------------------------------------------------------
 TICK_S = 30.0  # longest clock tick: the alert's evaluation interval (a common Prometheus one)

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param
-from .plotting import PALETTE, axis, figure
-from .stats import Z95, proportion_ci
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param
+from ..engine.plotting import PALETTE, axis, figure
+from ..engine.stats import Z95, proportion_ci
 
 # -- the world ---------------------------------------------------------------------------
 # Merchant categories, most frequent first: (name, share of payments, fraud logit effect).

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from . import plotting, stats
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param, ParamError
-from .plotting import PALETTE
-from .words import pct
+from ..engine import plotting, stats
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param, ParamError
+from ..engine.plotting import PALETTE
+from ..engine.words import pct
 
 # -- model constants --------------------------------------------------------------------
 WORKERS = 3  # server threads sharing one FCFS queue

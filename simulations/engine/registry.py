@@ -1,4 +1,4 @@
-"""The registry: every module in this package that declares SIMULATION is a simulation.
+"""The registry: every module in `simulations.models` that declares SIMULATION is a simulation.
 
 Adding a simulation means adding one module; nothing else names it.
 """
@@ -11,20 +11,18 @@ from functools import cache
 
 from .core import Simulation
 
-# Modules of the engine itself, never simulations.
-_ENGINE = {"core", "params", "plotting", "registry", "stats", "words"}
+MODELS_PACKAGE = "simulations.models"
 
 
 @cache
 def registry() -> dict[str, Simulation]:
     """Slug → Simulation for every simulation module, in a stable (alphabetical) order."""
-    package = __name__.rpartition(".")[0]
     found: dict[str, Simulation] = {}
-    for info in sorted(pkgutil.iter_modules(importlib.import_module(package).__path__),
-                       key=lambda i: i.name):
-        if info.name in _ENGINE or info.name.startswith("_"):
+    package = importlib.import_module(MODELS_PACKAGE)
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"{package}.{info.name}")
+        module = importlib.import_module(f"{MODELS_PACKAGE}.{info.name}")
         sim = getattr(module, "SIMULATION", None)
         if isinstance(sim, Simulation):
             if sim.slug in found:

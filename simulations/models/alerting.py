@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 import simpy
 
-from . import plotting
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param
-from .plotting import PALETTE
-from .stats import poisson_ci
-from .words import pct
+from ..engine import plotting
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param
+from ..engine.plotting import PALETTE
+from ..engine.stats import poisson_ci
+from ..engine.words import pct
 
 # -- model constants --------------------------------------------------------------------
 MONTH_MIN = 30 * 24 * 60  # the SLO period: 30 days, evaluated minute by minute

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from . import plotting, stats
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param
-from .plotting import PALETTE
-from .words import pct
+from ..engine import plotting, stats
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param
+from ..engine.plotting import PALETTE
+from ..engine.words import pct
 
 # -- model constants --------------------------------------------------------------------
 SCORE_A = 70.0  # variant A's true score (points, e.g. NDCG × 100); only the scale of the axes

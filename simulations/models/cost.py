@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from . import plotting, stats
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param
-from .plotting import PALETTE
+from ..engine import plotting, stats
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param
+from ..engine.plotting import PALETTE
 
 # -- model constants --------------------------------------------------------------------
 BASE_RECORDS = 1000  # `measured_ms` is the time at this many records

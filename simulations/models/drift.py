@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import simpy
 
-from .core import Metric, Result, Simulation, spawn_rngs
-from .params import Param, ParamError
-from .plotting import PALETTE, axis, figure, vline
-from .stats import proportion_ci
+from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.params import Param, ParamError
+from ..engine.plotting import PALETTE, axis, figure, vline
+from ..engine.stats import proportion_ci
 
 # -- model constants ---------------------------------------------------------------------
 # Radius of the U's bottom, in feature standard deviations. Smaller bends the boundary

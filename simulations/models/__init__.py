@@ -1,0 +1,1 @@
+"""The models: one module per simulation, each declaring `SIMULATION`. The registry finds them."""
