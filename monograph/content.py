@@ -26,10 +26,13 @@ from simulations import ParamError
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURE_MARKER = "[[figure]]"
-_FIGURE_TOKEN = "<p>MONOGRAPH-FIGURE-SLOT</p>"
+# `[[figure]]` places the first figure; `[[figure <simulation>]]` names one of several.
+_MARKER_RE = re.compile(r"\[\[figure(?:[ \t]+([A-Za-z0-9_-]+))?[ \t]*\]\]")
+_SLOT_RE = re.compile(r"<p>MONOGRAPHFIGURESLOT(\w*)</p>")
 KINDS = ("chapter", "checklist")
 FIELDS = {"title", "slug", "part", "order", "summary", "kind", "simulation",
-          "planned_simulation", "figure_caption", "presets"}
+          "planned_simulation", "figure_caption", "presets", "figures"}
+FIGURE_FIELDS = {"simulation", "caption", "presets"}
 
 
 class ContentError(ImproperlyConfigured):
@@ -55,6 +58,15 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """One live figure of a page: its simulation, caption and presets."""
+
+    simulation: str
+    caption: str
+    presets: tuple[Preset, ...]
+
+
+@dataclass(frozen=True)
 class ChecklistItem:
     html: str
     must: bool
@@ -68,12 +80,11 @@ class Page:
     order: int
     summary: str
     kind: str
-    simulation: str | None
+    figures: tuple[Figure, ...]
     planned_simulation: str | None
-    figure_caption: str
-    presets: tuple[Preset, ...]
-    html_before: str
-    html_after: str
+    # The body in reading order: (html, slug of the figure placed after it, or None).
+    # On the checklist page the slot named "" is where the collected items go.
+    blocks: tuple[tuple[str, str | None], ...]
     toc: tuple[tuple[int, str, str], ...]
     words: int
     do_this: tuple[ChecklistItem, ...]
@@ -89,7 +100,33 @@ class Page:
 
     @property
     def has_figure(self) -> bool:
-        return self.simulation is not None
+        return bool(self.figures)
+
+    # The first figure, for single-figure code paths.
+    @property
+    def simulation(self) -> str | None:
+        return self.figures[0].simulation if self.figures else None
+
+    @property
+    def figure_caption(self) -> str:
+        return self.figures[0].caption if self.figures else ""
+
+    @property
+    def presets(self) -> tuple[Preset, ...]:
+        return self.figures[0].presets if self.figures else ()
+
+    def figure(self, simulation: str) -> Figure | None:
+        return next((f for f in self.figures if f.simulation == simulation), None)
+
+    @property
+    def html_before(self) -> str:
+        """The body up to the first slot."""
+        return self.blocks[0][0] if self.blocks else ""
+
+    @property
+    def html_after(self) -> str:
+        """The body after the first slot (later figures' places dropped)."""
+        return "".join(html for html, _ in self.blocks[1:])
 
 
 @dataclass
@@ -115,8 +152,13 @@ class Book:
     def checklist_page(self) -> Page | None:
         return next((p for p in self.pages if p.kind == "checklist"), None)
 
+    def chapters_for_simulation(self, slug: str) -> tuple[Page, ...]:
+        """Every page showing a simulation's figure, in reading order."""
+        return tuple(p for p in self.pages if p.figure(slug) is not None)
+
     def chapter_for_simulation(self, slug: str) -> Page | None:
-        return next((p for p in self.pages if p.simulation == slug), None)
+        """The first page (in reading order) showing a simulation's figure."""
+        return next(iter(self.chapters_for_simulation(slug)), None)
 
     def contents(self) -> list[tuple[Part | None, list[Page]]]:
         """Pages grouped by part, in reading order; part 0 pages stand alone."""
@@ -261,14 +303,14 @@ def _require(path: Path, meta: dict[str, Any], name: str, kind: type | tuple[typ
     return value
 
 
-def _presets(path: Path, meta: dict[str, Any], sim: simulations.Simulation | None
+def _presets(path: Path, raw: Any, field_name: str, sim: simulations.Simulation | None
              ) -> tuple[Preset, ...]:
-    raw = meta.get("presets") or []
+    raw = raw or []
     if not isinstance(raw, list):
-        raise ContentError(path, "presets", "must be a list of {label, params}")
+        raise ContentError(path, field_name, "must be a list of {label, params}")
     out = []
     for i, entry in enumerate(raw):
-        where = f"presets[{i}]"
+        where = f"{field_name}[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("label"), str):
             raise ContentError(path, where, "needs a 'label' text and 'params' mapping")
         params = entry.get("params") or {}
@@ -281,6 +323,102 @@ def _presets(path: Path, meta: dict[str, Any], sim: simulations.Simulation | Non
         except ParamError as exc:
             raise ContentError(path, f"{where} ({entry['label']!r})", exc.message) from None
         out.append(Preset(label=entry["label"], query=sim.to_query(values, seed)))
+    return tuple(out)
+
+
+def _simulation(path: Path, field_name: str, slug: Any) -> simulations.Simulation:
+    sim = simulations.get(str(slug))
+    if sim is None:
+        known = ", ".join(simulations.registry()) or "none yet"
+        raise ContentError(
+            path, field_name,
+            f"unknown simulation {slug!r} (registered: {known}); use "
+            "planned_simulation for one not built yet",
+        )
+    return sim
+
+
+def _caption(path: Path, field_name: str, raw: Any) -> str:
+    if raw is not None and not isinstance(raw, str):
+        raise ContentError(path, field_name, "must be text")
+    return (raw or "").strip()
+
+
+def _figures(path: Path, meta: dict[str, Any]) -> tuple[Figure, ...]:
+    """The page's figures: a `figures:` list, or the single-figure `simulation:` fields."""
+    if "figures" not in meta:
+        if meta.get("simulation") is None:
+            return ()
+        sim = _simulation(path, "simulation", meta["simulation"])
+        return (Figure(simulation=sim.slug,
+                       caption=_caption(path, "figure_caption", meta.get("figure_caption")),
+                       presets=_presets(path, meta.get("presets"), "presets", sim)),)
+    single = sorted({"simulation", "figure_caption", "presets"} & set(meta))
+    if single:
+        raise ContentError(path, single[0], "use either 'figures' or the single-figure "
+                           "fields (simulation, figure_caption, presets), not both")
+    raw = meta["figures"]
+    if not isinstance(raw, list) or not raw:
+        raise ContentError(path, "figures", "must be a list of {simulation, caption, presets}")
+    out: list[Figure] = []
+    for i, entry in enumerate(raw):
+        where = f"figures[{i}]"
+        if not isinstance(entry, dict):
+            raise ContentError(path, where, "must be a mapping {simulation, caption, presets}")
+        unknown = sorted(set(entry) - FIGURE_FIELDS)
+        if unknown:
+            raise ContentError(path, f"{where}.{unknown[0]}",
+                               f"unknown field (allowed: {', '.join(sorted(FIGURE_FIELDS))})")
+        if entry.get("simulation") is None:
+            raise ContentError(path, f"{where}.simulation", "is required")
+        sim = _simulation(path, f"{where}.simulation", entry["simulation"])
+        if any(f.simulation == sim.slug for f in out):
+            raise ContentError(path, f"{where}.simulation",
+                               f"{sim.slug!r} is already a figure of this page (once per page)")
+        out.append(Figure(simulation=sim.slug,
+                          caption=_caption(path, f"{where}.caption", entry.get("caption")),
+                          presets=_presets(path, entry.get("presets"), f"{where}.presets", sim)))
+    return tuple(out)
+
+
+def _slot(match: re.Match[str]) -> str:
+    return f"\n\nMONOGRAPHFIGURESLOT{(match.group(1) or '').replace('-', '_')}\n\n"
+
+
+def _blocks(path: Path, rendered: str, figures: tuple[Figure, ...], kind: str
+            ) -> tuple[tuple[str, str | None], ...]:
+    """Split the rendered body at its figure markers and check each names a figure."""
+    pieces = _SLOT_RE.split(rendered)
+    if not figures and kind != "checklist":
+        # No figure (yet: a planned simulation): the text flows on where a marker sits.
+        return (("".join(pieces[0::2]), None),)
+    names = [n.replace("_", "-") for n in pieces[1::2]]
+    known = [f.simulation for f in figures]
+    default = known[0] if known else ""
+    names = [n or default for n in names]
+    for name in names:
+        if name not in known and not (name == "" and kind == "checklist"):
+            listed = ", ".join(known) or "none"
+            raise ContentError(path, "body", f"[[figure {name}]] names no figure of this page "
+                               f"(its figures: {listed})")
+        if names.count(name) > 1:
+            raise ContentError(path, "body", f"the figure {name or default!r} is placed twice")
+    missing = [i for i, slug in enumerate(known) if slug not in names]
+    if missing and len(known) > 1:
+        i = missing[0]
+        raise ContentError(path, f"figures[{i}]", "a page with several figures places each "
+                           f"with a marker: add [[figure {known[i]}]] to the body")
+    if known and not names:
+        # One figure and no marker: place it after the first section.
+        idx = rendered.find("<h2", 1)
+        idx = rendered.find("<h2", idx + 1) if idx >= 0 else -1
+        if idx > 0:
+            return ((rendered[:idx], default), (rendered[idx:], None))
+        return ((rendered, default),)
+    out: list[tuple[str, str | None]] = []
+    for i, name in enumerate(names):
+        out.append((pieces[2 * i], name))
+    out.append((pieces[-1], None))
     return tuple(out)
 
 
@@ -312,27 +450,13 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     if kind not in KINDS:
         raise ContentError(path, "kind", f"must be one of {', '.join(KINDS)} (got {kind!r})")
 
-    sim_slug = meta.get("simulation")
-    sim = None
-    if sim_slug is not None:
-        sim = simulations.get(str(sim_slug))
-        if sim is None:
-            known = ", ".join(simulations.registry()) or "none yet"
-            raise ContentError(
-                path, "simulation",
-                f"unknown simulation {sim_slug!r} (registered: {known}); use "
-                "planned_simulation for one not built yet",
-            )
+    figures = _figures(path, meta)
     planned = meta.get("planned_simulation")
     if planned is not None and (not isinstance(planned, str) or not SLUG_RE.match(planned)):
         raise ContentError(path, "planned_simulation", f"must be a slug (got {planned!r})")
-    caption = meta.get("figure_caption", "") or ""
-    if not isinstance(caption, str):
-        raise ContentError(path, "figure_caption", "must be text")
-    presets = _presets(path, meta, sim)
 
     md.reset()
-    rendered = md.convert(_mark_musts(body).replace(FIGURE_MARKER, "\n\nMONOGRAPH-FIGURE-SLOT\n\n"))
+    rendered = md.convert(_MARKER_RE.sub(_slot, _mark_musts(body)))
     toc = _toc(md)
     # The checklist links back to each chapter's callout.
     rendered = rendered.replace('<div class="admonition do-this">',
@@ -340,24 +464,12 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     rendered = _sanitise(rendered)
     # Code blocks scroll sideways on narrow screens: keyboard users must reach them.
     rendered = rendered.replace("<pre>", '<pre tabindex="0">')
-    words = _count_words(rendered.replace(_FIGURE_TOKEN, ""))
-    if _FIGURE_TOKEN in rendered:
-        before, _, after = rendered.partition(_FIGURE_TOKEN)
-        after = after.replace(_FIGURE_TOKEN, "")
-    elif sim is not None:
-        # No marker: place the figure after the first section.
-        idx = rendered.find("<h2", 1)
-        idx = rendered.find("<h2", idx + 1) if idx >= 0 else -1
-        before, after = (rendered[:idx], rendered[idx:]) if idx > 0 else (rendered, "")
-    else:
-        before, after = rendered, ""
-    if sim is None and kind != "checklist":  # the checklist's items go at the marker
-        before, after = before + after, ""
+    words = _count_words(_SLOT_RE.sub("", rendered))
+    blocks = _blocks(path, rendered, figures, kind)
 
     return Page(
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
-        simulation=sim.slug if sim else None, planned_simulation=planned,
-        figure_caption=caption.strip(), presets=presets, html_before=before, html_after=after,
+        figures=figures, planned_simulation=planned, blocks=blocks,
         toc=toc, words=words, do_this=_do_this_items(body, md), path=path,
     )
 

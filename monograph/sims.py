@@ -53,6 +53,14 @@ def flatten(query: QueryDict, allowed_extras: frozenset[str] = frozenset()) -> d
     return {k: query.getlist(k)[-1] for k in query if k not in allowed_extras}
 
 
+def without(query: QueryDict, *names: str) -> QueryDict:
+    """A copy of a query string minus some names (e.g. the chapter's `figure=`)."""
+    out = query.copy()
+    for name in names:
+        out.pop(name, None)
+    return out
+
+
 def resolve_strict(sim: Simulation, query: QueryDict,
                    extras: frozenset[str] = frozenset()) -> State:
     """Parse every parameter or raise ParamError naming the first bad one."""

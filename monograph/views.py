@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.html import escape
@@ -46,7 +46,15 @@ def _bad_request(sim: Simulation, exc: ParamError) -> HttpResponse:
 
 
 # -- the figure component ---------------------------------------------------------------------
-def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
+def _figure_param(page: content.Page | None, slug: str) -> dict[str, str]:
+    """`figure=<slug>` for a page's second or later figure: its permalinks must name it."""
+    if page is not None and page.figures and page.figures[0].simulation != slug:
+        return {"figure": slug}
+    return {}
+
+
+def _result_context(state: sims.State, page_url: str,
+                    figure_param: dict[str, str] | None = None) -> dict[str, Any]:
     """What the result partial needs: all a slider move renders."""
     payload = sims.run(state)
     qs = state.querystring
@@ -55,7 +63,7 @@ def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "payload": payload,
         "metric_rows": sims.metric_rows(payload),
         "page_url": page_url,
-        "permalink": f"{page_url}?{qs}",
+        "permalink": f"{page_url}?{urlencode({**(figure_param or {}), **state.query})}",
         "qs": qs,
     }
 
@@ -64,19 +72,24 @@ def _figure_context(state: sims.State, page_url: str,
                     page: content.Page | None) -> dict[str, Any]:
     """The whole figure for a full page: the result plus controls, presets and errors."""
     sim = state.sim
-    chapter = content.book().chapter_for_simulation(sim.slug)
-    source = page or chapter
+    chapters = content.book().chapters_for_simulation(sim.slug)
+    source = page or (chapters[0] if chapters else None)
+    spec = source.figure(sim.slug) if source else None
+    figure_param = _figure_param(page, sim.slug)
     query = state.query
     defaults = sim.to_query(sim.defaults(), simulations.SEED.default)
     declared = {p.name for p in sim.all_params}
     return {
-        **_result_context(state, page_url),
+        **_result_context(state, page_url, figure_param),
         "state": state,
         "controls": sims.controls(state),
-        "caption": (source.figure_caption if source else "") or sim.caption,
-        "presets": [{"label": p.label, "query": urlencode(p.query), "active": p.query == query}
-                    for p in (source.presets if source else ())],
-        "chapter": chapter,
+        "caption": (spec.caption if spec else "") or sim.caption,
+        "presets": [{"label": p.label, "query": urlencode({**figure_param, **p.query}),
+                     "active": p.query == query}
+                    for p in (spec.presets if spec else ())],
+        "figure_name": figure_param.get("figure", ""),
+        "chapter": chapters[0] if chapters else None,
+        "chapters": chapters,
         "reset_url": page_url,
         "defaults_qs": urlencode(defaults),
         "seed_max": simulations.SEED.max,
@@ -86,9 +99,11 @@ def _figure_context(state: sims.State, page_url: str,
     }
 
 
-def _page_figure(request: HttpRequest, sim: Simulation, page_url: str,
-                 page: content.Page | None) -> tuple[dict[str, Any], int]:
-    state = sims.resolve_lenient(sim, request.GET)
+def _page_figure(query: QueryDict, sim: Simulation, page_url: str,
+                 page: content.Page | None, problem: str = "") -> tuple[dict[str, Any], int]:
+    state = sims.resolve_lenient(sim, query)
+    if problem:
+        state.errors["figure"] = problem
     status = 400 if state.errors else 200
     if state.errors:
         metrics.SIM_REJECTED.labels(sim.slug).inc()
@@ -112,14 +127,62 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"No chapter named {slug!r}")
     if page.kind == "checklist":
         return redirect("checklist", permanent=True)
+    target, problem = _target_figure(page, request.GET)
+    if target is not None and (target[0] is not page or (
+            "figure" not in request.GET and target[1] != page.figures[0].simulation)):
+        # A query for a figure the URL does not name (a link from before the figure moved
+        # here or to another chapter): redirect to the URL that names it.
+        query = urlencode({"figure": target[1], **sims.flatten(request.GET, frozenset({"figure"}))})
+        return redirect(f"{target[0].url}?{query}#fig-{target[1]}")
     prev, nxt = book.neighbours(page)
-    ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
-                           "part": book.part(page.part)}
+    figs: dict[str, dict[str, Any]] = {}
     status = 200
-    if page.simulation:
-        sim = _sim_or_404(page.simulation)
-        ctx["fig"], status = _page_figure(request, sim, page.url, page)
+    empty = QueryDict()
+    for spec in page.figures:
+        sim = _sim_or_404(spec.simulation)
+        mine = target is not None and target[1] == spec.simulation
+        query = sims.without(request.GET, "figure") if mine else empty
+        figs[spec.simulation], code = _page_figure(query, sim, page.url, page,
+                                                   problem if mine else "")
+        status = max(status, code)
+    ctx: dict[str, Any] = {
+        "page": page, "prev": prev, "next": nxt, "part": book.part(page.part),
+        "fig": next(iter(figs.values()), None), "figs": list(figs.values()),
+        "blocks": [(html, figs.get(name) if name else None) for html, name in page.blocks],
+    }
     return TemplateResponse(request, "chapter.html", ctx, status=status)
+
+
+def _target_figure(page: content.Page, query: QueryDict
+                   ) -> tuple[tuple[content.Page, str] | None, str]:
+    """Which figure a chapter URL's query is for, and a problem to show if it is unclear.
+
+    `figure=<simulation>` names it; without it the query is the first figure's, unless
+    its names belong to another figure only (of this page, or of another chapter's,
+    for links made before a figure moved).
+    """
+    if not page.figures:
+        return None, ""
+    first = page.figures[0].simulation
+    named = query.getlist("figure")
+    if named:
+        slug = named[-1]
+        if page.figure(slug) is None:
+            known = ", ".join(f.simulation for f in page.figures)
+            return (page, first), (f"figure {slug[:40]!r} is not in this chapter; "
+                                   f"its figures are: {known}")
+        return (page, slug), ""
+    names = set(query) - sims.PAGE_EXTRAS - {"seed"}
+    declared = {p.name for p in _sim_or_404(first).params}
+    if not names or names <= declared:
+        return (page, first), ""
+    book = content.book()
+    for candidate in (page, *book.pages):
+        for spec in candidate.figures:
+            sim = simulations.get(spec.simulation)
+            if sim is not None and names <= {p.name for p in sim.params}:
+                return (candidate, spec.simulation), ""
+    return (page, first), ""
 
 
 @require_GET
@@ -141,8 +204,11 @@ def checklist(request: HttpRequest) -> TemplateResponse:
 def gallery(request: HttpRequest) -> TemplateResponse:
     """Every registered simulation with its chapter."""
     book = content.book()
-    items = [{"sim": s, "chapter": book.chapter_for_simulation(s.slug)}
-             for s in simulations.registry().values()]
+    items = []
+    for s in simulations.registry().values():
+        chapters = book.chapters_for_simulation(s.slug)
+        items.append({"sim": s, "chapter": chapters[0] if chapters else None,
+                      "chapters": chapters})
     items.sort(key=lambda i: i["chapter"].order if i["chapter"] else 999)
     return TemplateResponse(request, "gallery.html", {"items": items})
 
@@ -151,7 +217,7 @@ def gallery(request: HttpRequest) -> TemplateResponse:
 def lab(request: HttpRequest, sim: str) -> TemplateResponse:
     """The lab: one simulation with all its controls, presets and tools."""
     s = _sim_or_404(sim)
-    fig, status = _page_figure(request, s, f"/simulations/{s.slug}/", None)
+    fig, status = _page_figure(request.GET, s, f"/simulations/{s.slug}/", None)
     return TemplateResponse(request, "lab.html", {"fig": fig}, status=status)
 
 
@@ -165,7 +231,7 @@ def embed(request: HttpRequest, sim: str) -> TemplateResponse:
     if show not in ("0", "1"):
         return JsonResponse({"error": "controls must be 0 or 1", "parameter": "controls"},
                             status=400)
-    fig, status = _page_figure(request, s, f"/simulations/{s.slug}/embed", None)
+    fig, status = _page_figure(request.GET, s, f"/simulations/{s.slug}/embed", None)
     fig["controls_on"] = show == "1"
     if show == "0":
         fig["page_url"] = f"/simulations/{s.slug}/embed"
@@ -188,25 +254,33 @@ def figure(request: HttpRequest, sim: str) -> HttpResponse:
                                 content_type="text/html; charset=utf-8")
             return reswap(retarget(resp, target), "innerHTML")
         return _bad_request(s, exc)
-    page_url = _page_path(request, s)
-    ctx = _result_context(state, page_url)
+    page_url, page, owns_url = _page_of_fragment(request, s)
+    ctx = _result_context(state, page_url, _figure_param(page, s.slug))
     resp = TemplateResponse(request, "_figure.html#result", {"fig": ctx})
-    if request.htmx:
+    if request.htmx and owns_url:
         replace_url(resp, ctx["permalink"])
     return resp
 
 
-def _page_path(request: HttpRequest, sim: Simulation) -> str:
-    """The page the fragment belongs to (from htmx's HX-Current-URL), else the lab page."""
+def _page_of_fragment(request: HttpRequest, sim: Simulation
+                      ) -> tuple[str, content.Page | None, bool]:
+    """The page a fragment belongs to (from htmx's HX-Current-URL), else the lab page.
+
+    Also whether this figure may rewrite the address bar: on a chapter with several
+    figures the URL keeps the state of the figure it already describes (the one named by
+    `figure=`, else the first); another figure's move changes only its own permalink.
+    """
     current = request.htmx.current_url if request.htmx else None
     if current:
-        path = urlsplit(current).path
-        book = content.book()
-        allowed = {f"/simulations/{sim.slug}/", f"/simulations/{sim.slug}/embed"}
-        allowed |= {p.url for p in book.pages if p.simulation == sim.slug}
-        if path in allowed:
-            return path
-    return f"/simulations/{sim.slug}/"
+        parts = urlsplit(current)
+        if parts.path in (f"/simulations/{sim.slug}/", f"/simulations/{sim.slug}/embed"):
+            return parts.path, None, True
+        for page in content.book().chapters_for_simulation(sim.slug):
+            if page.url == parts.path:
+                query = parse_qs(parts.query)
+                described = (query.get("figure") or [page.figures[0].simulation])[-1]
+                return page.url, page, not query or described == sim.slug
+    return f"/simulations/{sim.slug}/", None, True
 
 
 # -- data and images --------------------------------------------------------------------------
