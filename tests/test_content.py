@@ -47,25 +47,25 @@ def test_chapters_have_exercises_with_answers_do_this_and_further_reading(page):
 
 @pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.slug)
 def test_each_chapter_names_its_simulation_and_presets(page):
-    slug = page.simulation or page.planned_simulation
-    assert slug, f"{page.slug}: simulation or planned_simulation is required"
-    if page.simulation:
-        assert 2 <= len(page.presets) <= 5
-        assert page.figure_caption
+    assert page.figures or page.planned_simulation, (
+        f"{page.slug}: simulation, figures or planned_simulation is required")
+    for fig in page.figures:
+        assert 2 <= len(fig.presets) <= 5, f"{page.slug}: {fig.simulation}"
+        assert fig.caption, f"{page.slug}: {fig.simulation} needs a caption"
 
 
 def test_presets_name_only_declared_parameters():
     # load_book already validates presets through each simulation's own parse();
     # this checks the loader's result against the declarations independently.
     for page in BOOK.pages:
-        if page.simulation:
-            declared = {p.name for p in simulations.get(page.simulation).all_params}
-            for preset in page.presets:
+        for fig in page.figures:
+            declared = {p.name for p in simulations.get(fig.simulation).all_params}
+            for preset in fig.presets:
                 assert set(preset.query) <= declared
 
 
 def test_core_simulations_are_placed_in_their_chapters():
-    placed = {p.simulation: p.slug for p in BOOK.pages if p.simulation}
+    placed = {f.simulation: p.slug for p in BOOK.pages for f in p.figures}
     assert placed.get("fanout") == "tail-latency"
     for slug, sim in simulations.registry().items():
         assert placed.get(slug) == sim.chapter, f"{slug} is declared for {sim.chapter}"
@@ -194,3 +194,63 @@ def test_table_alignment_survives_sanitising(book_dir):
            body="| a | b |\n|:--|--:|\n| 1 | 2 |\n")
     html = load_book(book_dir).by_slug["two"].html_before
     assert '<td align="right">2</td>' in html and "style=" not in html
+
+
+# -- several figures in one chapter ---------------------------------------------------------
+TWO_FIGURES = ("title: Two\nslug: two\npart: 2\norder: 2\nsummary: s\nfigures:\n"
+               "  - simulation: fanout\n    caption: First.\n"
+               "    presets:\n      - {label: Wide, params: {fanout: 100}}\n"
+               "  - simulation: retries\n    caption: Second.\n")
+
+
+def test_a_chapter_places_each_of_its_figures_at_its_marker(book_dir):
+    _write(book_dir, "two.md", TWO_FIGURES,
+           body="## A\n\nOne.\n\n[[figure]]\n\n## B\n\nTwo.\n\n[[figure retries]]\n\nEnd.\n")
+    page = load_book(book_dir).by_slug["two"]
+    assert [f.simulation for f in page.figures] == ["fanout", "retries"]
+    assert [f.caption for f in page.figures] == ["First.", "Second."]
+    assert page.figures[0].presets[0].query["fanout"] == "100"
+    assert [name for _, name in page.blocks] == ["fanout", "retries", None]
+    html = [h for h, _ in page.blocks]
+    assert "One." in html[0] and "Two." in html[1] and "End." in html[2]
+    assert "MONOGRAPHFIGURESLOT" not in "".join(html)
+    # The first figure still answers the single-figure names.
+    assert page.simulation == "fanout" and page.figure_caption == "First."
+
+
+@pytest.mark.parametrize(("front", "body", "field", "words"), [
+    (TWO_FIGURES, "## A\n\n[[figure fanout]]\n", "figures[1]", "[[figure retries]]"),
+    (TWO_FIGURES, "[[figure]]\n\n[[figure retries]]\n\n[[figure drift]]\n", "body",
+     "its figures: fanout, retries"),
+    (TWO_FIGURES, "[[figure fanout]]\n\n[[figure]]\n\n[[figure retries]]\n", "body",
+     "placed twice"),
+    (TWO_FIGURES + "simulation: fanout\n", "", "simulation", "not both"),
+    (TWO_FIGURES.replace("    caption: Second.", "    colour: red"), "", "figures[1].colour",
+     "unknown field"),
+    (TWO_FIGURES.replace("simulation: retries", "simulation: nope"), "",
+     "figures[1].simulation", "unknown simulation 'nope'"),
+    (TWO_FIGURES.replace("simulation: retries", "simulation: fanout"), "",
+     "figures[1].simulation", "once per page"),
+    (TWO_FIGURES.replace("{fanout: 100}", "{fanout: 100000}"), "",
+     "figures[0].presets[0] ('Wide')", "fanout must be"),
+    ("title: Two\nslug: two\npart: 2\norder: 2\nsummary: s\nfigures: fanout", "",
+     "figures", "must be a list"),
+])
+def test_invalid_figures_name_the_file_and_field(book_dir, front, body, field, words):
+    path = _write(book_dir, "two.md", front, body=body or "## Hi\n\n[[figure]]\n")
+    with pytest.raises(ContentError) as err:
+        load_book(book_dir)
+    assert err.value.path == str(path)
+    assert err.value.field == field
+    assert words in err.value.detail
+
+
+def test_a_simulation_may_have_a_figure_in_more_than_one_chapter(book_dir):
+    front = ("title: {t}\nslug: {t}\npart: 2\norder: {o}\nsummary: s\n"
+             "simulation: fanout\nfigure_caption: Try it.")
+    _write(book_dir, "two.md", front.format(t="two", o=2))
+    _write(book_dir, "three.md", front.format(t="three", o=3))
+    book = load_book(book_dir)
+    assert [p.slug for p in book.chapters_for_simulation("fanout")] == ["two", "three"]
+    assert book.chapter_for_simulation("fanout").slug == "two"
+    assert book.chapters_for_simulation("drift") == ()

@@ -35,16 +35,18 @@ def test_every_page_renders_with_strict_security_headers(client, url):
 
 @pytest.mark.parametrize("slug", sorted(simulations.registry()))
 def test_every_simulation_renders_on_every_surface(client, slug):
-    chapter = content.book().chapter_for_simulation(slug)
-    assert chapter is not None, f"{slug} has no chapter"
-    for url in (chapter.url, f"/simulations/{slug}/", f"/simulations/{slug}/embed",
-                f"/simulations/{slug}/embed?controls=0", f"/simulations/{slug}/figure"):
+    chapters = content.book().chapters_for_simulation(slug)
+    assert chapters, f"{slug} has no chapter"
+    for url in (*(c.url for c in chapters), f"/simulations/{slug}/",
+                f"/simulations/{slug}/embed", f"/simulations/{slug}/embed?controls=0",
+                f"/simulations/{slug}/figure"):
         resp = client.get(url)
         assert resp.status_code == 200, url
         assert f'id="chart-{slug}"'.encode() in resp.content, url
-    for preset in chapter.presets:
-        resp = client.get(chapter.url, preset.query)
-        assert resp.status_code == 200, preset.label
+    for chapter in chapters:
+        for preset in chapter.figure(slug).presets:
+            resp = client.get(chapter.url, {"figure": slug, **preset.query})
+            assert resp.status_code == 200, preset.label
 
 
 def test_embed_pages_may_be_framed_by_any_wiki(client):
@@ -171,3 +173,120 @@ def test_the_500_page_is_styled_and_names_the_request_id(rf):
     resp = server_error(request)
     assert resp.status_code == 500
     assert b"Something broke on our side" in resp.content and b"abc123" in resp.content
+
+
+# -- a chapter with several figures -----------------------------------------------------------
+def _multi_figure_chapter():
+    """The first chapter with more than one figure, and its first two simulations."""
+    page = next(p for p in content.book().pages if len(p.figures) > 1)
+    return page, page.figures[0].simulation, page.figures[1].simulation
+
+
+def _input_value(html: str, slug: str, name: str) -> str:
+    match = re.search(rf'id="in-{slug}-{name}" name="{name}" value="([^"]*)"', html)
+    assert match, f"no input for {slug}.{name}"
+    return match.group(1)
+
+
+def test_a_chapter_draws_each_of_its_figures_where_the_text_places_it(client):
+    page, first, second = _multi_figure_chapter()
+    html = client.get(page.url).content.decode()
+    assert html.count('<figure class="sim') == len(page.figures)
+    assert html.index(f'id="fig-{first}"') < html.index(f'id="fig-{second}"')
+    for slug in (first, second):
+        assert f'href="#fig-{slug}"' in html  # listed in "On this page"
+    # Only the later figure's form names itself, for the no-JavaScript Run button.
+    assert html.count('name="figure"') == 1
+    assert f'<input type="hidden" name="figure" value="{second}">' in html
+
+
+def test_figure_in_a_chapter_url_sends_the_query_to_that_figure_only(client):
+    page, first, second = _multi_figure_chapter()
+    sim2 = simulations.get(second)
+    main = sim2.main_param
+    value = sim2.param(main).to_query(sim2.param(main).min)
+    html = client.get(page.url, {"figure": second, main: value}).content.decode()
+    assert _input_value(html, second, main) == value
+    sim1 = simulations.get(first)
+    p1 = sim1.param(sim1.main_param)
+    assert _input_value(html, first, p1.name) == p1.to_query(p1.default)
+    # The later figure's permalink and presets name it; the first figure's do not.
+    assert f'href="{page.url}?figure={second}&amp;{main}={value}' in html
+    assert f'href="{page.url}?figure={second}&amp;' in html.split(f'id="fig-{second}"')[1]
+    assert f"?figure={first}" not in html
+
+
+def test_a_chapter_permalink_without_figure_is_the_first_figures_as_before(client):
+    page, first, _ = _multi_figure_chapter()
+    sim = simulations.get(first)
+    p = sim.param(sim.main_param)
+    value = p.to_query(p.min)
+    html = client.get(page.url, {p.name: value}).content.decode()
+    assert _input_value(html, first, p.name) == value
+
+
+def test_a_query_for_another_figure_is_redirected_to_the_url_that_names_it(client):
+    page, _, second = _multi_figure_chapter()
+    sim = simulations.get(second)
+    p = sim.param(sim.main_param)
+    resp = client.get(page.url, {p.name: p.to_query(p.min)})
+    assert resp.status_code == 302
+    assert resp["Location"].startswith(f"{page.url}?figure={second}&{p.name}=")
+    assert resp["Location"].endswith(f"#fig-{second}")
+
+
+def test_a_permalink_from_before_a_figure_moved_chapters_follows_it(client):
+    """A link made when a simulation's figure lived in another chapter still opens it."""
+    page, _, second = _multi_figure_chapter()
+    other = next(p for p in content.book().pages
+                 if p.figures and p is not page and p.figure(second) is None)
+    sim = simulations.get(second)
+    p = sim.param(sim.main_param)
+    resp = client.get(other.url, {p.name: p.to_query(p.min), "seed": "7"})
+    assert resp.status_code == 302
+    assert resp["Location"].startswith(f"{page.url}?figure={second}&")
+    assert "seed=7" in resp["Location"]
+
+
+def test_an_unknown_figure_in_a_chapter_url_is_a_400_naming_the_figures(client):
+    page, first, second = _multi_figure_chapter()
+    resp = client.get(page.url, {"figure": "no-such-figure"})
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert "figure &#x27;no-such-figure&#x27; is not in this chapter" in html
+    assert f"{first}, {second}" in html
+
+
+def _fragment(client, slug: str, current: str):
+    return client.get(f"/simulations/{slug}/figure", headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://testserver{current}"})
+
+
+def test_moving_a_later_figure_names_it_in_the_address_bar_when_that_is_free(client):
+    page, _, second = _multi_figure_chapter()
+    frag = _fragment(client, second, page.url)
+    assert frag["HX-Replace-Url"].startswith(f"{page.url}?figure={second}&")
+
+
+def test_moving_one_figure_never_overwrites_another_figures_state_in_the_url(client):
+    """The address bar keeps the figure it already describes; the other's own permalink moves."""
+    page, first, second = _multi_figure_chapter()
+    first_state = f"{page.url}?seed=9"  # the first figure's state, as after a slider move
+    frag = _fragment(client, second, first_state)
+    assert "HX-Replace-Url" not in frag
+    assert f'href="{page.url}?figure={second}&amp;' in frag.content.decode()
+    frag = _fragment(client, first, f"{page.url}?figure={second}&seed=9")
+    assert "HX-Replace-Url" not in frag
+    frag = _fragment(client, first, first_state)
+    assert frag["HX-Replace-Url"].startswith(f"{page.url}?")
+    assert "figure=" not in frag["HX-Replace-Url"]
+
+
+def test_gallery_and_lab_link_each_simulation_to_every_chapter_showing_it(client):
+    page, _, second = _multi_figure_chapter()
+    gallery = client.get("/simulations/").content.decode()
+    assert f'href="{page.url}#fig-{second}"' in gallery
+    lab = client.get(f"/simulations/{second}/").content.decode()
+    assert f'Read the story in <a href="{page.url}#fig-{second}"' in lab
+    embed = client.get(f"/simulations/{second}/embed?controls=0").content.decode()
+    assert f'href="{page.url}#fig-{second}"' in embed

@@ -361,7 +361,7 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
     ]
     if restore.size:
         hi = max(60.0, float(np.quantile(restore, 0.99)))
-        centres, widths, shares = stats.histogram(restore, 40, lo=0, hi=hi)
+        centres, widths, shares = stats.histogram(restore, 30, lo=0, hi=hi)
         data.append({"type": "bar", "x": centres, "y": [round(100 * v, 2) for v in shares],
                      "width": widths, "name": "time to restore (% of incidents)",
                      "marker": {"color": green}, "xaxis": "x2", "yaxis": "y2",
@@ -391,19 +391,19 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
         line, note = plotting.vline(f.median_restore_min,
                                     f"median {f.median_restore_min:.0f} min", green)
         shapes.append({**line, "xref": "x2", "yref": "y2 domain"})
-        notes.append({**note, "xref": "x2", "yref": "y2 domain"})
+        notes.append({**note, "xref": "x2", "yref": "y2 domain", "yanchor": "bottom"})
     return plotting.figure(
         data,
-        height=640,
+        height=660,
         barmode="stack",
         xaxis=plotting.axis(f"incidents in a {p.shift_hours} h shift", dtick=1,
                             anchor="y"),
-        yaxis=plotting.axis("shifts (%)", domain=[0.66, 1]),
+        yaxis=plotting.axis("shifts (%)", domain=[0.72, 1]),
         xaxis2=plotting.axis("time to restore (min)", anchor="y2", rangemode="tozero"),
-        yaxis2=plotting.axis("incidents (%)", domain=[0.33, 0.56], anchor="x2"),
+        yaxis2=plotting.axis("incidents (%)", domain=[0.34, 0.55], anchor="x2"),
         xaxis3=plotting.axis("share of each engineer's time (%)", range=[0, 100],
                              anchor="y3"),
-        yaxis3=plotting.axis("", domain=[0, 0.12], anchor="x3", showticklabels=False),
+        yaxis3=plotting.axis("", domain=[0, 0.1], anchor="x3", showticklabels=False),
         shapes=shapes,
         annotations=notes,
     )

@@ -660,7 +660,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="spike",
     title="Traffic spike vs limits",
-    chapter="ownership",
+    chapter="resilience",
     description="A viral link brings 300 times normal traffic: without limits the backend "
                 "runs flat out and answers almost nobody in time.",
     params=PARAMS,
