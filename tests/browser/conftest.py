@@ -226,7 +226,7 @@ def site(live_server_url: str) -> Site:
             lab.feed(_get(f"{live_server_url}/simulations/{slug}/"))
         except urllib.error.HTTPError:
             continue  # that lab's own tests report the failure
-        hrefs = [h for h, _ in lab.links if h.startswith("/chapters/")]
+        hrefs = [h.split("#")[0] for h, _ in lab.links if h.startswith("/chapters/")]
         if hrefs:
             chapter_for_sim[slug] = hrefs[0]
     return Site(

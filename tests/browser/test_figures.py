@@ -249,3 +249,34 @@ def test_one_slider_step_sends_one_request(page, figures):
     figures.wait_redrawn(page, slug, before)
     page.wait_for_timeout(300)  # time for a duplicate to show up, if there were one
     assert len(sent) == 1, sent
+
+
+def test_two_figures_in_one_chapter_keep_their_own_permalinks(page, figures):
+    """Moving the second figure leaves the first one's state in the address bar, and the
+    second figure's own permalink reopens the chapter with it at its state."""
+    from monograph import content
+
+    chapter = next(p for p in content.book().pages if len(p.figures) > 1)
+    first, second = chapter.figures[0].simulation, chapter.figures[1].simulation
+    figures.open(page, chapter.url, first)
+    page.wait_for_selector(f"#chart-{second}[data-drawn]", state="attached")
+
+    before = figures.probe(page)
+    first_value = move_main_slider(page, first, presses=2)
+    figures.wait_redrawn(page, first, before)
+    state = figures.query(page)
+    assert state.get(SIMS[first].main_param) == first_value and "figure" not in state
+
+    before = figures.probe(page)
+    second_value = move_main_slider(page, second, presses=2)
+    figures.wait_redrawn(page, second, before)
+    assert figures.query(page) == state, "the second figure overwrote the first's URL state"
+    permalink = page.get_attribute(f"#result-{second} a.permalink", "href")
+    assert permalink.startswith(f"{chapter.url}?figure={second}&")
+
+    figures.open(page, permalink, second)
+    main = SIMS[second].main_param
+    assert page.input_value(f"#in-{second}-{main}") == second_value
+    first_main = SIMS[first].param(SIMS[first].main_param)
+    assert page.input_value(f"#in-{first}-{first_main.name}") == first_main.to_query(
+        first_main.default)
