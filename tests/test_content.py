@@ -64,11 +64,12 @@ def test_presets_name_only_declared_parameters():
                 assert set(preset.query) <= declared
 
 
-def test_core_simulations_are_placed_in_their_chapters():
-    placed = {f.simulation: p.slug for p in BOOK.pages for f in p.figures}
-    assert placed.get("fanout") == "tail-latency"
-    for slug, sim in simulations.registry().items():
-        assert placed.get(slug) == sim.chapter, f"{slug} is declared for {sim.chapter}"
+def test_every_simulation_is_placed_in_exactly_one_chapter():
+    # The format allows a simulation in several chapters; this book gives each one home.
+    placed = [f.simulation for p in BOOK.pages for f in p.figures]
+    assert {f.simulation: p.slug for p in BOOK.pages for f in p.figures}["fanout"] == "tail-latency"
+    for slug in simulations.registry():
+        assert placed.count(slug) == 1, f"{slug} is in {placed.count(slug)} chapters, not one"
 
 
 def test_links_between_pages_resolve():

@@ -42,7 +42,7 @@ from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
 from ..engine.params import Param, ParamError
 from ..engine.plotting import PALETTE
-from ..engine.words import pct
+from ..engine.words import duration, pct
 
 # -- the SRE book's reference points (Google, Site Reliability Engineering, ch. 11) --------
 SRE_MAX_INCIDENTS_PER_12H = 2  # at most two incidents per 12-hour on-call shift
@@ -269,7 +269,7 @@ def run(p: OncallParams, seed: int) -> Result[OncallFigure]:
     off_per_eng_month = off / p.team_size / months
     off_ci = stats.poisson_ci(off, p.team_size * months)
     if n_inc:
-        mean, mlo, mhi = stats.mean_ci(r.restore_min)
+        mean, mlo, mhi = stats.mean_ci(r.restore_min, floor=0.0)
         med, qlo, qhi = stats.quantile_ci(r.restore_min, 0.5)
     else:
         mean = mlo = mhi = med = qlo = qhi = math.nan
@@ -329,7 +329,7 @@ def _summary(p: OncallParams, m: dict[str, Metric]) -> str:
     meets = (share <= SRE_MAX_ONCALL_SHARE and eng >= SRE_MIN_ENGINEERING_SHARE
              and rate <= SRE_MAX_INCIDENTS_PER_12H)
     med = m["median_restore_min"].value
-    restore = f" Half the incidents were restored within {med:,.0f} minutes." if med else ""
+    restore = f" Half the incidents were restored within {duration(med * 60)}." if med else ""
     verdict = ("within the SRE book's limits" if meets
                else "outside the SRE book's limits (≤ 25 % on call, ≥ 50 % engineering, "
                     "≤ 2 incidents per 12 hours)")
@@ -344,8 +344,8 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
     f = result.figure_data
     assert f is not None
     s = result.series
-    blue, orange, green, red, grey, purple = (
-        PALETTE[c] for c in ("blue", "orange", "green", "red", "grey", "purple"))
+    blue, orange, green, red, grey, purple, teal = (
+        PALETTE[c] for c in ("blue", "orange", "green", "red", "grey", "purple", "teal"))
     n = len(s["shift_incidents"])
     k = list(range(len(f.poisson_pmf)))
     counts = np.bincount(np.asarray(s["shift_incidents"], dtype=int), minlength=len(k))[:len(k)]
@@ -364,7 +364,7 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
         centres, widths, shares = stats.histogram(restore, 30, lo=0, hi=hi)
         data.append({"type": "bar", "x": centres, "y": [round(100 * v, 2) for v in shares],
                      "width": widths, "name": "time to restore (% of incidents)",
-                     "marker": {"color": green}, "xaxis": "x2", "yaxis": "y2",
+                     "marker": {"color": teal}, "xaxis": "x2", "yaxis": "y2",
                      "hovertemplate": "%{x:.0f} min: %{y:.1f} %"})
     budget = [("on call", f.oncall_share, purple), ("incident work after shift",
                                                      f.spill_share, red),
@@ -378,7 +378,10 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
     limit_line = {**limit_line, "xref": "x", "yref": "y domain"}
     limit_note = {**limit_note, "xref": "x", "yref": "y domain"}
     shapes = [limit_line]
-    notes = [limit_note]
+    notes = [limit_note,
+             plotting.panel_title("Incidents per shift, against Poisson", y=1.0),
+             plotting.panel_title("Time to restore", y=0.56),
+             plotting.panel_title("Each engineer's time", y=0.16)]
     for x, text in ((100 * SRE_MAX_ONCALL_SHARE, "≤ 25 % on call"),
                     (100 * (1 - SRE_MIN_ENGINEERING_SHARE), "≥ 50 % engineering")):
         shapes.append({"type": "line", "xref": "x3", "yref": "y3 domain", "x0": x, "x1": x,
@@ -389,7 +392,7 @@ def build_figure(result: Result[OncallFigure], p: OncallParams) -> dict[str, Any
                       "font": {"size": 11, "color": grey}})
     if not math.isnan(f.median_restore_min):
         line, note = plotting.vline(f.median_restore_min,
-                                    f"median {f.median_restore_min:.0f} min", green)
+                                    f"median {f.median_restore_min:.0f} min", teal)
         shapes.append({**line, "xref": "x2", "yref": "y2 domain"})
         notes.append({**note, "xref": "x2", "yref": "y2 domain", "yanchor": "bottom"})
     return plotting.figure(
@@ -423,5 +426,4 @@ SIMULATION = Simulation(
     check=check,
     main_param="team_size",
     model_version=1,
-    chapter="ownership",  # deprecated; tests/simulations/test_conformance.py still reads it
 )
