@@ -209,14 +209,18 @@ def simulate(p: OncallParams, seed: int) -> Run:
     responders = simpy.Resource(env, capacity=slots(p))
 
     def incident(i: int) -> Any:
-        yield env.timeout(arrivals[i] * 60 - env.now)
         with responders.request() as req:
             yield req
             yield env.timeout(work[i])
         restore[i] = env.now - arrivals[i] * 60
 
-    for i in range(count):
-        env.process(incident(i))
+    def pager() -> Any:
+        """Starts each incident at its arrival (one pending event, not one per incident)."""
+        for i in range(count):
+            yield env.timeout(arrivals[i] * 60 - env.now)
+            env.process(incident(i))
+
+    env.process(pager())
     env.run()
     n_shifts = math.ceil(horizon / p.shift_hours)
     shift_of = np.minimum((arrivals // p.shift_hours).astype(int), n_shifts - 1)
