@@ -83,7 +83,7 @@ def _figure_context(state: sims.State, page_url: str,
         **_result_context(state, page_url, figure_param),
         "state": state,
         "controls": sims.controls(state),
-        "caption": (spec.caption if spec else "") or sim.caption,
+        "caption": spec.caption if spec else "",
         "presets": [{"label": p.label, "query": urlencode({**figure_param, **p.query}),
                      "active": p.query == query}
                     for p in (spec.presets if spec else ())],

@@ -290,3 +290,15 @@ def test_gallery_and_lab_link_each_simulation_to_every_chapter_showing_it(client
     assert f'Read the story in <a href="{page.url}#fig-{second}"' in lab
     embed = client.get(f"/simulations/{second}/embed?controls=0").content.decode()
     assert f'href="{page.url}#fig-{second}"' in embed
+
+
+def test_a_simulation_without_a_chapter_still_has_its_lab_and_embed(client, settings, tmp_path):
+    (tmp_path / "book.yaml").write_text("title: T\nparts:\n  - {id: 1, title: P}\n")
+    (tmp_path / "one.md").write_text(
+        "---\ntitle: One\nslug: one\npart: 1\norder: 1\nsummary: s\n---\n\n## A\n\nText.\n")
+    settings.CONTENT_DIR = tmp_path
+    content.reset()
+    for url in ("/simulations/fanout/", "/simulations/fanout/embed", "/simulations/"):
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+    assert "Read the story" not in client.get("/simulations/fanout/").content.decode()
