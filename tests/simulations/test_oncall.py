@@ -174,3 +174,23 @@ def test_a_quiet_service_still_gives_a_full_result():
     m = value(incidents_per_week=0, weeks=1)
     assert m["incidents"] == 0 and m["median_restore_min"] is None
     assert m["oncall_share"] == pytest.approx(0.5)
+
+
+# -- the ownership chapter's exercises (content/ownership.md, seed 42, twelve weeks) -------
+def test_good_practice_shortens_incidents_but_not_the_rotation():
+    """Exercise 3: runbooks and a rehearsed rollback cut the median restore time for the
+    team of four, and leave its on-call share where it was (50 %)."""
+    base = value(team_size=4)
+    both = value(team_size=4, runbooks=True, rehearsed_rollback=True)
+    assert both["median_restore_min"] < base["median_restore_min"]
+    assert both["oncall_share"] == base["oncall_share"] == pytest.approx(0.5)
+
+
+def test_a_bigger_team_does_not_take_a_noisy_service_under_the_limit():
+    """Exercise 4: at 35 incidents a week (2.5 per 12 h) doubling the team from 8 to 16
+    halves the on-call share but leaves the share of shifts over the limit unchanged."""
+    practice = {"runbooks": True, "rehearsed_rollback": True, "incidents_per_week": 35}
+    eight, sixteen = value(team_size=8, **practice), value(team_size=16, **practice)
+    assert sixteen["oncall_share"] == pytest.approx(eight["oncall_share"] / 2)
+    assert sixteen["shifts_over_limit"] == eight["shifts_over_limit"] > 0.4
+    assert sixteen["spill_share"] < eight["spill_share"]

@@ -589,10 +589,12 @@ class Command(BaseCommand):
 
         book = content.book()
         pages: list[tuple[str, str, float | None]] = [("contents", "/", None)]
-        with_fig = [p for p in book.pages if p.kind == "chapter" and p.simulation
-                    and p.simulation in {s.slug for s in chosen}]
-        without = [p for p in book.pages if p.kind == "chapter" and not p.simulation]
-        pages += [(f"chapter ({p.simulation})", p.url, CHAPTER_KB) for p in with_fig]
+        slugs = {s.slug for s in chosen}
+        with_fig = [p for p in book.pages if p.kind == "chapter"
+                    and any(f.simulation in slugs for f in p.figures)]
+        without = [p for p in book.pages if p.kind == "chapter" and not p.figures]
+        pages += [(f"chapter ({', '.join(f.simulation for f in p.figures)})", p.url, CHAPTER_KB)
+                  for p in with_fig]
         if without:
             pages.append(("chapter, no figure", without[0].url, CHAPTER_KB))
         if book.checklist_page():
