@@ -215,7 +215,16 @@ AXE_PAGES = {
     "chapter with a figure": lambda site: (site.chapter_with_figure(), site.featured_sim()),
     "lab": lambda site: (f"/simulations/{site.featured_sim()}/", site.featured_sim()),
     "checklist": lambda site: ("/checklist/", None),
+    "chapter with two figures": lambda site: _two_figure_chapter(),
 }
+
+
+def _two_figure_chapter() -> tuple[str, str]:
+    """A chapter with more than one live figure (its ids must not collide), and its last."""
+    from monograph import content
+
+    page = next(p for p in content.book().pages if len(p.figures) > 1)
+    return page.url, page.figures[-1].simulation
 
 
 @pytest.mark.parametrize("kind", AXE_PAGES)
