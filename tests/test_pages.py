@@ -282,6 +282,13 @@ def test_moving_one_figure_never_overwrites_another_figures_state_in_the_url(cli
     assert "figure=" not in frag["HX-Replace-Url"]
 
 
+def test_the_contents_count_a_chapters_live_figures(client):
+    page, _, _ = _multi_figure_chapter()
+    html = client.get("/").content.decode()
+    entry = html.split(f'href="{page.url}"')[1].split("</li>")[0]
+    assert f"{len(page.figures)} live figures" in entry
+
+
 def test_gallery_and_lab_link_each_simulation_to_every_chapter_showing_it(client):
     page, _, second = _multi_figure_chapter()
     gallery = client.get("/simulations/").content.decode()
