@@ -63,8 +63,11 @@ def _result_context(state: sims.State, page_url: str,
         "payload": payload,
         "metric_rows": sims.metric_rows(payload),
         "page_url": page_url,
-        "permalink": f"{page_url}?{urlencode({**(figure_param or {}), **state.query})}",
+        "permalink": f"{page_url}?{urlencode(figure_param)}&{qs}" if figure_param
+                     else f"{page_url}?{qs}",
         "qs": qs,
+        "model_changed": state.model_changed,
+        "linked_version": state.linked_version,
     }
 
 
@@ -172,7 +175,7 @@ def _target_figure(page: content.Page, query: QueryDict
             return (page, first), (f"figure {slug[:40]!r} is not in this chapter; "
                                    f"its figures are: {known}")
         return (page, slug), ""
-    names = set(query) - sims.PAGE_EXTRAS - {"seed"}
+    names = set(query) - sims.PAGE_EXTRAS - {"seed", sims.MODEL_VERSION.name}
     declared = {p.name for p in _sim_or_404(first).params}
     if not names or names <= declared:
         return (page, first), ""
