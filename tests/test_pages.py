@@ -242,10 +242,11 @@ def test_a_permalink_from_before_a_figure_moved_chapters_follows_it(client):
                  if p.figures and p is not page and p.figure(second) is None)
     sim = simulations.get(second)
     p = sim.param(sim.main_param)
-    resp = client.get(other.url, {p.name: p.to_query(p.min), "seed": "7"})
+    resp = client.get(other.url, {p.name: p.to_query(p.min), "seed": "7",
+                                  "mv": str(sim.model_version)})
     assert resp.status_code == 302
     assert resp["Location"].startswith(f"{page.url}?figure={second}&")
-    assert "seed=7" in resp["Location"]
+    assert "seed=7" in resp["Location"] and f"mv={sim.model_version}" in resp["Location"]
 
 
 def test_an_unknown_figure_in_a_chapter_url_is_a_400_naming_the_figures(client):
@@ -266,6 +267,8 @@ def test_moving_a_later_figure_names_it_in_the_address_bar_when_that_is_free(cli
     page, _, second = _multi_figure_chapter()
     frag = _fragment(client, second, page.url)
     assert frag["HX-Replace-Url"].startswith(f"{page.url}?figure={second}&")
+    # Like every permalink, it carries the model version it was made with.
+    assert f"mv={simulations.get(second).model_version}" in frag["HX-Replace-Url"]
 
 
 def test_moving_one_figure_never_overwrites_another_figures_state_in_the_url(client):
