@@ -334,7 +334,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         raise ContentError(path, "figure_caption", "must be text")
     presets = _presets(path, meta, sim)
 
-    body, sweeps = sweep_embeds.extract(path, body)
+    body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
     rendered = md.convert(_mark_musts(body).replace(FIGURE_MARKER, "\n\nMONOGRAPH-FIGURE-SLOT\n\n"))
     toc = _toc(md)

@@ -86,10 +86,13 @@ def parse_marker(path: Path, line_no: int, rest: str) -> SweepEmbed:
     return SweepEmbed(slug, title, urlencode(pairs), caption.strip())
 
 
-def extract(path: Path, body: str) -> tuple[str, tuple[SweepEmbed, ...]]:
-    """Replace each marker line with a placeholder paragraph; return the validated embeds."""
+def extract(path: Path, body: str, first_line: int = 1) -> tuple[str, tuple[SweepEmbed, ...]]:
+    """Replace each marker line with a placeholder paragraph; return the validated embeds.
+
+    `first_line` is the body's first line number in the file, so errors name the file's line.
+    """
     out, found = [], []
-    for i, line in enumerate(body.split("\n"), start=1):
+    for i, line in enumerate(body.split("\n"), start=first_line):
         m = MARKER_RE.match(line.strip())
         if m:
             found.append(parse_marker(path, i, m.group("rest")))

@@ -388,3 +388,70 @@ def sweep_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     resp["Cache-Control"] = "public, max-age=86400"
     resp["Access-Control-Allow-Origin"] = "*"
     return resp
+
+
+# -- OpenAPI -----------------------------------------------------------------------------------
+def openapi_parameters(sim: Simulation) -> list[dict[str, Any]]:
+    """The sweep's own query parameters, described from the engine's limits."""
+    numeric = [p.name for p in engine.numeric_params(sim)]
+
+    def q(name: str, schema: dict[str, Any], text: str) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": text,
+                "schema": schema}
+
+    return [
+        q("vary", {"type": "string", "enum": numeric, "default": sim.main_param
+                   if sim.main_param in numeric else numeric[0]},
+          "The numeric parameter to sweep."),
+        q("lo", {"type": "number"}, "Start of the range (default: the parameter's declared "
+                                    "minimum); must be a valid value of the varied parameter."),
+        q("hi", {"type": "number"}, "End of the range (default: the declared maximum); above lo."),
+        q("points", {"type": "integer", "minimum": 2, "maximum": engine.MAX_POINTS,
+                     "default": engine.DEFAULT_POINTS},
+          "How many values, spaced on the parameter's declared scale (whole-number "
+          "parameters may give fewer distinct values)."),
+        q("metric", {"type": "string"}, f"Comma-separated metric names, 1 to "
+                                        f"{engine.MAX_METRICS} (default: the first metric)."),
+        q("by", {"type": "string"}, "Another parameter: one series per value of it."),
+        q("by_values", {"type": "string"}, f"Comma-separated values of `by` (1 to "
+                                           f"{engine.MAX_SERIES}; default: every choice of a "
+                                           "choice or flag parameter)."),
+    ]
+
+
+def openapi_paths(sim: Simulation, sim_params: list[dict[str, Any]],
+                  bad: dict[str, Any]) -> dict[str, Any]:
+    """OpenAPI path items for a simulation's sweep URLs (JSON, CSV, images)."""
+    params = [*sim_params, *openapi_parameters(sim)]
+    budget = (f"A sweep may spend at most {engine.MAX_RUNS} runs (points × series × seeds; "
+              f"metrics without their own CI take {engine.REPEATS} seeds per point); a larger "
+              "one is refused with a 400 saying how to shrink it.")
+    busy = {"description": "Still computing: points done are cached; retry after Retry-After"}
+    base = f"/simulations/{sim.slug}/sweep"
+    out = {f"{base}.json": {"get": {
+        "tags": [sim.slug], "parameters": [*params, {
+            "name": "point", "in": "query", "required": False,
+            "description": "Compute only this point (0-based) and return the sweep so far.",
+            "schema": {"type": "integer", "minimum": 0}}],
+        "operationId": f"{sim.slug}_sweep_json", "summary": f"{sim.title}: sweep",
+        "description": budget,
+        "responses": {"200": {"description": "The sweep",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                      "400": bad, "503": busy}}}}
+    out[f"{base}.csv"] = {"get": {
+        "tags": [sim.slug], "parameters": params, "operationId": f"{sim.slug}_sweep_csv",
+        "summary": f"{sim.title}: sweep as CSV (one row per point and metric)",
+        "description": budget,
+        "responses": {"200": {"description": "CSV", "content": {"text/csv": {
+            "schema": {"type": "string"}}}}, "400": bad, "503": busy}}}
+    for fmt, ctype in (("svg", "image/svg+xml"), ("png", "image/png")):
+        theme = {"name": "theme", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["light", "dark"], "default": "light"}}
+        out[f"{base}.{fmt}"] = {"get": {
+            "tags": [sim.slug], "parameters": [*params, theme],
+            "operationId": f"{sim.slug}_sweep_{fmt}",
+            "summary": f"{sim.title}: sweep as {fmt.upper()}", "description": budget,
+            "responses": {"200": {"description": "The chart", "content": {ctype: {
+                "schema": {"type": "string"}}}}, "400": bad, "503": busy}}}
+    return out
+
