@@ -56,6 +56,7 @@ format: install  ## ruff format + import order
 bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) python manage.py bench
+	$(RUN) python -m devtools.bench_sweeps
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
 	$(RUN) python scripts/vendor.py --fetch

@@ -1,0 +1,1 @@
+"""Developer tooling (benchmarks, local servers): not part of the app."""
