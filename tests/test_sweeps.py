@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -30,14 +31,14 @@ def test_log_scale_parameters_are_swept_geometrically_and_ints_are_whole_and_dis
     assert xs[0] == 1 and xs[-1] == 500
     assert all(isinstance(x, int) for x in xs)
     assert len(xs) == len(set(xs)) and xs == sorted(xs)
-    ratios = [b / a for a, b in zip(xs[5:], xs[6:], strict=False)]
+    ratios = [b / a for a, b in pairwise(xs[5:])]
     # geometric spacing: 500^(1/19) ≈ 1.387 between neighbours (rounding blurs small values)
     assert all(1.2 < r < 1.6 for r in ratios), ratios
 
 
 def test_linear_parameters_are_swept_evenly_inside_their_declared_range():
     xs = engine.sweep_values(RETRIES.param("load"), 0.3, 1.2, 10)
-    steps = {round(b - a, 6) for a, b in zip(xs, xs[1:], strict=False)}
+    steps = {round(b - a, 6) for a, b in pairwise(xs)}
     assert steps == {0.1}
     assert xs[0] == 0.3 and xs[-1] == 1.2
 
