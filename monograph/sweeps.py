@@ -240,7 +240,8 @@ def _rows(data: dict[str, Any]) -> list[dict[str, Any]]:
                                   f"{sims.format_value(ci[1], unit)}") if ci else "",
                          "closed_form": (sims.format_value(v["closed_form"], unit)
                                          if v.get("closed_form") is not None else ""),
-                         "runs": v["runs"]})
+                         "runs": (f"{v['runs']} ({v['never']} never)" if v.get("never")
+                                  else str(v["runs"]))})
     return rows
 
 

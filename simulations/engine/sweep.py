@@ -346,10 +346,11 @@ def figure(sim: Simulation, spec: SweepSpec, points: list[Point],
     p = sim.param(spec.vary)
     colours = list(PALETTE.values())
     n = len(spec.metrics)
-    gap = 0.08
+    gap = 0.14
     height = (1 - gap * (n - 1)) / n
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {}
+    notes: list[dict[str, Any]] = []
     for m_i, name in enumerate(spec.metrics):
         axis_n = "" if m_i == 0 else str(m_i + 1)
         top = 1 - m_i * (height + gap)
@@ -375,6 +376,16 @@ def figure(sim: Simulation, spec: SweepSpec, points: list[Point],
                 "error_y": {"type": "data", "symmetric": False, "array": plus,
                             "arrayminus": minus, "color": colour, "thickness": 1.2, "width": 3},
             })
+            # A point where no run produced a value (a recovery that never came) has nothing
+            # to plot: say "never" at its x instead of leaving a silent gap.
+            for pt, v in row:
+                if v.value is None and v.never:
+                    # Plotly places annotations on a log axis by log10 of the value.
+                    at = math.log10(pt.x) if p.scale == "log" else pt.x
+                    notes.append({"text": "never", "x": at, "xref": f"x{axis_n}",
+                                  "y": 0.5 - 0.12 * s_i, "yref": f"y{axis_n} domain",
+                                  "showarrow": False, "textangle": -90,
+                                  "font": {"size": 11, "color": colour}})
             theory = [(pt.x, v.closed_form * scale) for pt, v in row if v.closed_form is not None]
             if theory:
                 data.append({
@@ -385,18 +396,23 @@ def figure(sim: Simulation, spec: SweepSpec, points: list[Point],
                     "showlegend": m_i == 0, "hoverinfo": "x+y",
                     "line": {"color": colour, "width": 2, "dash": "dash"},
                 })
-        y_title = meta[name]["label"] + (" (%)" if share else
-                                         ("" if unit in ("", "count") else f" ({unit})"))
+        # The axis carries the short metric name and unit; the panel's label sits above it.
+        y_title = name + (" (%)" if share else ("" if unit in ("", "count") else f" ({unit})"))
         layout[f"yaxis{axis_n}"] = axis(y_title, domain=[max(0.0, top - height), top],
                                         anchor=f"x{axis_n}", rangemode="tozero")
+        label = meta[name]["label"]
+        notes.append({"text": label if len(label) <= 80 else label[:79] + "…",
+                      "xref": "paper", "yref": f"y{axis_n} domain", "x": 0, "y": 1.0,
+                      "xanchor": "left", "yanchor": "bottom", "showarrow": False,
+                      "font": {"size": 12}})
         x_title = p.label + (f" ({p.unit})" if p.unit and p.unit != "share" else "")
         layout[f"xaxis{axis_n}"] = axis(x_title if m_i == n - 1 else "",
                                         type="log" if p.scale == "log" else "linear",
                                         anchor=f"y{axis_n}",
                                         **({"matches": "x"} if m_i else {}),
                                         showticklabels=m_i == n - 1)
-    fig = plotting.figure(data, height=300 + 160 * n, **layout)
-    return fig
+    return plotting.figure(data, height=300 + 170 * n, annotations=notes,
+                           margin={"l": 64, "r": 56, "t": 40, "b": 110}, **layout)
 
 
 def closed_form_coverage(points: list[Point], values: Mapping[int, dict[str, PointValue]],
