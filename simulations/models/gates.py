@@ -68,7 +68,7 @@ CATCH = {
     "runbook": {"logic": 0.00, "config": 0.30, "secret": 0.70, "migration": 0.30},
     "canary": {"logic": 0.60, "config": 0.50, "secret": 0.50, "migration": 0.00},
 }
-MANIFEST_MEAN_H = {"logic": 48.0, "config": 168.0, "secret": 336.0, "migration": 96.0}
+MANIFEST_MEAN_H = {"logic": 24.0, "config": 120.0, "secret": 240.0, "migration": 72.0}
 DEV_H = 6.0  # work-hours to write one change
 CI_H = 0.5  # pipeline time per change
 STAGING_H = 2.0  # soak in staging per deploy
@@ -81,8 +81,8 @@ GATE_WORK_H = {  # what the gates cost in team work
     "rehearsal_per_week": 2.0,
 }
 # One-off work to set each gate up at the start of the run (a new project's pipeline).
-SETUP_H = {"ci": 12.0, "staging_at_full_parity": 24.0, "runbook": 8.0, "canary": 8.0,
-           "flags": 4.0, "rollback_practised": 4.0}
+SETUP_H = {"ci": 8.0, "staging_at_full_parity": 16.0, "runbook": 4.0, "canary": 4.0,
+           "flags": 2.0, "rollback_practised": 2.0}
 REWORK_H = {"ci": 1.0, "staging": 3.0, "runbook": 2.0, "canary": 4.0}
 REWORK_DELAY_H = 6.0  # a caught change is ready again this long after the catch
 DETECT_H = 0.25  # from impact to someone looking (alerts exist)
@@ -563,6 +563,8 @@ def run(p: GatesParams, seed: int) -> Result[GatesFigure]:
                                      "The same team with no gates: changes live at the end"),
         "crossover_day": Metric(cross, "day",
                                 "Day from which you stay ahead of the no-gates team"),
+        "aborted_deploys": Metric(mine.aborted_deploys, "deploys",
+                                  "Deploys the canary stopped (batch back to the queue)"),
         "incidents": Metric(len(mine.incidents), "incidents", "Incidents in production"),
         "impact_h": Metric(round(float(restore.sum()), 3), "h",
                            "Hours users spent on a broken release (sum of restores)"),
