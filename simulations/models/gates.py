@@ -274,6 +274,7 @@ class Incident:
     restore_h: float
     kind: str
     how: str
+    batch: int  # changes in the deploy that shipped the defect
 
 
 @dataclass
@@ -414,7 +415,7 @@ class Pipeline:
         start = env.now
         hours = restore_hours(change.kind, change.flagged, change.batch, p)
         self.incidents.append(Incident(start, hours, change.kind,
-                                       remedy(change.kind, change.flagged, p)))
+                                       remedy(change.kind, change.flagged, p), change.batch))
         yield env.timeout(hours)
         work = RESPONDERS * hours + FIX_H + POSTMORTEM_H
         self.debt_h += work
