@@ -14,7 +14,7 @@ back for rework (REWORK_H) and returns after REWORK_DELAY_H; a canary catch abor
 whole deploy and the rest of the batch waits for the next train.
 
 An escaped defect surfaces in production after an exponential delay (MANIFEST_MEAN_H per
-kind: logic bugs show within hours, drift and expiring credentials later). Restoring takes
+kind: logic bugs in about a day, drift and expiring credentials over days to weeks). Restoring takes
 DETECT_H, then: a flagged logic bug is switched off (FLAG_OFF_H); a rollback-able defect is
 rolled back, at once if the rollback was practised (ROLLBACK_PRACTISED_H, no diagnosis
 first: mitigate, then debug), otherwise after diagnosing which change in the batch did it
@@ -22,8 +22,16 @@ first: mitigate, then debug), otherwise after diagnosing which change in the bat
 (ROLLBACK_UNPRACTISED_H); a bad secret is rotated and a one-way migration fixed forward,
 both after diagnosis. Each incident costs the team RESPONDERS × restore time plus FIX_H
 and POSTMORTEM_H, and that unplanned work comes out of the capacity for new changes.
-Gates cost work too: tests and flags per change, sign-off per deploy, and keeping staging
-at parity, the runbook current and the rollback rehearsed per week (GATE_WORK_H).
+Gates cost work too: setting them up at the start (SETUP_H, as for a new project), tests
+and flags per change, sign-off per deploy, and keeping staging at parity, the runbook
+current and the rollback rehearsed per week (GATE_WORK_H). Trains overlap, but each
+environment (staging, production) takes one deploy at a time.
+
+Closed forms. A defect of kind k escapes with Π_i (1 − c_ik) and is caught at gate i with
+c_ik Π_{j<i} (1 − c_jk) (reported beside the simulated escape share); a deploy of n
+changes fails with 1 − (1 − e′)^n, e′ the share of deployed changes that carry an escaped
+defect (see failure_probability). Restore times are formulas of the kind, the batch and
+the settings (restore_hours); what varies is which defects occur, when, and in which batch.
 
 Every run simulates three pipelines on the same random draws (the same changes, defects
 and gate verdicts, by change number): yours, the same team with no gates and an
@@ -97,7 +105,7 @@ RESPONDERS = 3
 FIX_H = 4.0
 POSTMORTEM_H = 2.0
 HOURS_PER_WEEK = 168.0
-MAX_CHANGES = 4000  # changes a run may plan to write (changes_per_day × weeks × 7): time budget
+MAX_CHANGES = 3000  # changes a run may plan to write (changes_per_day × weeks × 7): time budget
 
 SCENARIOS = ("yours", "no_gates", "all_gates")
 SCENARIO_LABELS = {"yours": "Your pipeline", "no_gates": "No gates, unrehearsed rollback",
@@ -316,10 +324,9 @@ class Pipeline:
         d = self.draws
         per_change = work_per_change_h(self.p)
         for i in range(len(d["work"])):
-            if self.debt_h > 0:
-                owed, self.debt_h = self.debt_h, 0.0
-                yield self.env.timeout(owed / self.rate)
-            yield self.env.timeout(per_change * d["work"][i] / self.rate)
+            # Owed work first (rework, incidents, sign-offs), then the change itself.
+            owed, self.debt_h = self.debt_h, 0.0
+            yield self.env.timeout((owed + per_change * d["work"][i]) / self.rate)
             kind = KINDS[int(d["kind"][i])] if d["kind"][i] >= 0 else None
             visible = {g: bool(kind is not None and d["gate"][i, j]
                                < catch_probability(g, kind, self.p))
