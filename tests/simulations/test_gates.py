@@ -264,7 +264,8 @@ def test_series_are_aligned_and_changes_live_never_go_negative():
 
 
 @pytest.mark.parametrize(("query", "name", "needle"), [
-    ({"changes_per_day": "40", "weeks": "52"}, "weeks", "at most 3,000"),
+    ({"changes_per_day": "40", "weeks": "52"}, "weeks", "lower weeks to 10 or fewer"),
+    ({"changes_per_day": "2.5"}, "changes_per_day", "a whole number"),
     ({"ci": "maybe"}, "ci", "0 or 1"),
     ({"batch": "0"}, "batch", "between 1 and 100"),
     ({"staging_parity": "1.5"}, "staging_parity", "between 0 and 1"),
