@@ -138,7 +138,7 @@ PARAMS = (
     _gate("rollback_practised", "Rollback rehearsed",
           "A written, permitted, rehearsed rollback: roll back first, diagnose after."),
     Param(name="batch", kind="int", default=4, min=1, max=100, step=1, unit="changes",
-          scale="log", label="Batch size",
+          label="Batch size",
           help="Most changes per deploy; if fewer than are written per interval, a queue "
                "builds."),
     Param(name="deploy_every_h", kind="float", default=6, min=1, max=336, step=1,
