@@ -564,7 +564,7 @@ def run(p: GatesParams, seed: int) -> Result[GatesFigure]:
         "delivered_changes": Metric(mine.live, "changes", "Changes live and working at the end"),
         "delivered_no_gates": Metric(pipes["no_gates"].live, "changes",
                                      "The same team with no gates: changes live at the end"),
-        "crossover_day": Metric(cross, "day",
+        "crossover_day": Metric(cross, "",
                                 "Day from which you stay ahead of the no-gates team"),
         "aborted_deploys": Metric(mine.aborted_deploys, "deploys",
                                   "Deploys the canary stopped (batch back to the queue)"),
