@@ -23,6 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 import simulations
 from simulations import ParamError
 
+from . import sweep_embeds
+
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURE_MARKER = "[[figure]]"
@@ -89,6 +91,7 @@ class Page:
     words: int
     do_this: tuple[ChecklistItem, ...]
     path: Path
+    sweeps: tuple[Any, ...] = ()  # live sweeps placed in the body (sweep_embeds.SweepEmbed)
 
     @property
     def url(self) -> str:
@@ -455,13 +458,14 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     if planned is not None and (not isinstance(planned, str) or not SLUG_RE.match(planned)):
         raise ContentError(path, "planned_simulation", f"must be a slug (got {planned!r})")
 
+    body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
     rendered = md.convert(_MARKER_RE.sub(_slot, _mark_musts(body)))
     toc = _toc(md)
     # The checklist links back to each chapter's callout.
     rendered = rendered.replace('<div class="admonition do-this">',
                                 '<div class="admonition do-this" id="do-this">', 1)
-    rendered = _sanitise(rendered)
+    rendered = sweep_embeds.insert(_sanitise(rendered), sweeps)
     # Code blocks scroll sideways on narrow screens: keyboard users must reach them.
     rendered = rendered.replace("<pre>", '<pre tabindex="0">')
     words = _count_words(_SLOT_RE.sub("", rendered))
@@ -470,7 +474,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     return Page(
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
         figures=figures, planned_simulation=planned, blocks=blocks,
-        toc=toc, words=words, do_this=_do_this_items(body, md), path=path,
+        toc=toc, words=words, do_this=_do_this_items(body, md), path=path, sweeps=sweeps,
     )
 
 
