@@ -191,7 +191,7 @@ def _input_value(html: str, slug: str, name: str) -> str:
 def test_a_chapter_draws_each_of_its_figures_where_the_text_places_it(client):
     page, first, second = _multi_figure_chapter()
     html = client.get(page.url).content.decode()
-    assert html.count('<figure class="sim') == len(page.figures)
+    assert html.count('<form class="sim-controls"') == len(page.figures)
     assert html.index(f'id="fig-{first}"') < html.index(f'id="fig-{second}"')
     for slug in (first, second):
         assert f'href="#fig-{slug}"' in html  # listed in "On this page"
