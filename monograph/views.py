@@ -1,12 +1,15 @@
-"""Views: small functions, generic over the simulation registry.
+"""Page and figure views: small functions, generic over the simulation registry.
 
-A slider move and a full page render go through the same code (`_result_context`);
-permalinks are page URLs, never fragment URLs.
+A figure on a page (chapter, lab, embed) talks to its own page URL: a full request renders
+the page, an htmx request renders only the partial it targets (the django-htmx habit), so
+a slider move and a page load go through the same code. `/simulations/<sim>/figure` is
+the same result partial at a public URL of its own. Permalinks are page URLs.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -14,7 +17,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.html import escape
+from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
@@ -28,6 +31,11 @@ from .version import version
 
 log = logging.getLogger("monograph")
 
+# Query names the image URLs accept besides a simulation's own (and `mv`).
+IMAGE_EXTRAS = frozenset({"theme"})
+# "New seed" offers a fresh seed in this range (below the 2³²−1 maximum, easy to read).
+NEW_SEED_MAX = 10**9
+
 
 def _sim_or_404(slug: str) -> Simulation:
     sim = simulations.get(slug)
@@ -40,77 +48,150 @@ def _bad_request(sim: Simulation, exc: ParamError) -> HttpResponse:
     metrics.SIM_REJECTED.labels(sim.slug).inc()
     body = {"error": exc.message, "parameter": exc.name}
     if exc.name in {p.name for p in sim.all_params}:
-        p = sim.param(exc.name)
-        body["allowed"] = p.describe()
+        body["allowed"] = sim.param(exc.name).describe()
     return JsonResponse(body, status=400)
 
 
 # -- the figure component ---------------------------------------------------------------------
-def _figure_param(page: content.Page | None, slug: str) -> dict[str, str]:
-    """`figure=<slug>` for a page's second or later figure: its permalinks must name it."""
-    if page is not None and page.figures and page.figures[0].simulation != slug:
-        return {"figure": slug}
-    return {}
+def _placement(slug: str, page_url: str) -> tuple[content.Page | None, dict[str, str]]:
+    """The chapter a figure sits in at this URL (else None), and the `figure=` its
+    permalinks need: a chapter's second or later figure is named in its URLs."""
+    page = next((p for p in content.book().chapters_for_simulation(slug) if p.url == page_url),
+                None)
+    if page is not None and page.figures[0].simulation != slug:
+        return page, {"figure": slug}
+    return page, {}
 
 
-def _result_context(state: sims.State, page_url: str,
-                    figure_param: dict[str, str] | None = None) -> dict[str, Any]:
+def _page_query(page_url: str, figure_param: dict[str, str], qs: str = "") -> str:
+    """A page URL with `figure=` (when needed) and a query."""
+    query = "&".join(q for q in (urlencode(figure_param), qs) if q)
+    return f"{page_url}?{query}" if query else page_url
+
+
+def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
     """What the result partial needs: all a slider move renders."""
-    payload = sims.run(state)
+    result = sims.run(state)
     qs = state.querystring
+    slug = state.sim.slug
+    _, figure_param = _placement(slug, page_url)
     return {
         "sim": state.sim,
-        "payload": payload,
-        "metric_rows": sims.metric_rows(payload),
+        "result": result,
+        "metric_rows": sims.metric_rows(result),
         "page_url": page_url,
-        "permalink": f"{page_url}?{urlencode(figure_param)}&{qs}" if figure_param
-                     else f"{page_url}?{qs}",
+        "permalink": _page_query(page_url, figure_param, qs),
         "qs": qs,
         "model_changed": state.model_changed,
         "linked_version": state.linked_version,
+        "links": {  # the data and image URLs of this very result
+            "json": f"{reverse('result_json', args=[slug])}?{qs}",
+            "csv": f"{reverse('result_csv', args=[slug])}?{qs}",
+            "svg": f"{reverse('result_svg', args=[slug])}?{qs}",
+            "png": f"{reverse('result_png', args=[slug])}?{qs}",
+            "lab": f"{reverse('lab', args=[slug])}?{qs}",
+            "embed": f"{reverse('embed', args=[slug])}?{qs}&controls=0",
+        },
+        "presets": _presets(state, page_url),  # for the out-of-band refresh of their marks
     }
 
 
-def _figure_context(state: sims.State, page_url: str,
-                    page: content.Page | None) -> dict[str, Any]:
-    """The whole figure for a full page: the result plus controls, presets and errors."""
+def _spec(slug: str, page_url: str) -> tuple[content.Figure | None, dict[str, str]]:
+    """The figure's caption and presets (from its chapter at this URL, else its first
+    chapter), and the `figure=` its links need."""
+    page, figure_param = _placement(slug, page_url)
+    source = page or content.book().chapter_for_simulation(slug)
+    return (source.figure(slug) if source else None), figure_param
+
+
+def _presets(state: sims.State, page_url: str) -> list[dict[str, Any]]:
+    """The chapter's presets as links to their permalinks, the current one marked."""
+    spec, figure_param = _spec(state.sim.slug, page_url)
+    current = state.query
+    return [{"label": p.label, "href": _page_query(page_url, figure_param, urlencode(p.query)),
+             "active": p.query == current}
+            for p in (spec.presets if spec else ())]
+
+
+def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
+    """What the controls partial needs (no run): values, errors, presets."""
     sim = state.sim
     chapters = content.book().chapters_for_simulation(sim.slug)
-    source = page or (chapters[0] if chapters else None)
-    spec = source.figure(sim.slug) if source else None
-    figure_param = _figure_param(page, sim.slug)
-    query = state.query
-    defaults = sim.to_query(sim.defaults(), simulations.SEED.default)
+    spec, figure_param = _spec(sim.slug, page_url)
     declared = {p.name for p in sim.all_params}
     return {
-        **_result_context(state, page_url, figure_param),
+        "sim": sim,
+        "page_url": page_url,
+        "reset_url": _page_query(page_url, figure_param),
+        "figure_name": figure_param.get("figure", ""),
+        "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
         "caption": spec.caption if spec else "",
-        "presets": [{"label": p.label, "query": urlencode({**figure_param, **p.query}),
-                     "active": p.query == query}
-                    for p in (spec.presets if spec else ())],
-        "figure_name": figure_param.get("figure", ""),
         "chapter": chapters[0] if chapters else None,
         "chapters": chapters,
-        "reset_url": page_url,
-        "defaults_qs": urlencode(defaults),
         "seed_max": simulations.SEED.max,
+        "new_seed": secrets.randbelow(NEW_SEED_MAX + 1),
         "errors": state.errors,
         # Errors about names the simulation does not declare have no control to sit by.
         "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
 
 
-def _page_figure(query: QueryDict, sim: Simulation, page_url: str,
-                 page: content.Page | None, problem: str = "") -> tuple[dict[str, Any], int]:
-    state = sims.resolve_lenient(sim, query)
-    if problem:
-        state.errors["figure"] = problem
-    status = 400 if state.errors else 200
-    if state.errors:
+def _figure_context(state: sims.State, page_url: str) -> dict[str, Any]:
+    """The whole figure for a full page: the result plus the controls and their errors."""
+    return _result_context(state, page_url) | _controls_context(state, page_url)
+
+
+def _figure_partial(request: HttpRequest, state: sims.State, page_url: str) -> HttpResponse:
+    """What an htmx request from a figure gets: the partial it targets, or its errors.
+
+    Refused values come back as the controls, each message beside its control and the
+    chart left as it was; that form then asks for the whole body, so the next good
+    request clears the errors. Everything is rendered here, once.
+    """
+    slug = state.sim.slug
+    if state.problems:
+        metrics.SIM_REJECTED.labels(slug).inc()
+        fig = _controls_context(state, page_url)
+        resp = TemplateResponse(request, "_figure.html#controls", {"fig": fig}, status=400)
+        return reswap(retarget(resp, f"#form-{slug}"), "outerHTML")
+    fig = _figure_context(state, page_url)
+    partial = "body" if request.htmx.target == f"body-{slug}" else "result"
+    fig["oob_presets"] = partial == "result"  # a slider move may leave or reach a preset
+    resp = TemplateResponse(request, f"_figure.html#{partial}", {"fig": fig})
+    if _owns_address_bar(request, slug, page_url):
+        replace_url(resp, fig["permalink"])
+    return resp
+
+
+def _owns_address_bar(request: HttpRequest, slug: str, page_url: str) -> bool:
+    """Whether a figure's move may rewrite the address bar (HX-Current-URL).
+
+    On a chapter with several figures the URL keeps the state of the figure it already
+    describes (named by `figure=`, else the first); another figure's move changes only
+    its own permalink. An address without a query belongs to whoever moves first.
+    """
+    page, _ = _placement(slug, page_url)
+    current = request.htmx.current_url if request.htmx else None
+    if page is None or not current:
+        return True
+    query = parse_qs(urlsplit(current).query)
+    described = (query.get("figure") or [page.figures[0].simulation])[-1]
+    return not query or described == slug
+
+
+def _figure_page(request: HttpRequest, sim: Simulation, page_url: str, template: str,
+                 ctx: dict[str, Any], extras: frozenset[str] = sims.PAGE_EXTRAS
+                 ) -> HttpResponse:
+    """A page showing one figure: the whole page, or (htmx) just the part asked for."""
+    state = sims.resolve(sim, request.GET, extras)
+    if request.htmx:
+        return _figure_partial(request, state, page_url)
+    if state.problems:
         metrics.SIM_REJECTED.labels(sim.slug).inc()
-    return _figure_context(state, page_url, page), status
+    ctx["fig"] = _figure_context(state, page_url) | ctx.pop("fig_extra", {})
+    return TemplateResponse(request, template, ctx, status=400 if state.problems else 200)
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -130,42 +211,47 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"No chapter named {slug!r}")
     if page.kind == "checklist":
         return redirect("checklist", permanent=True)
+    prev, nxt = book.neighbours(page)
+    ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
+                           "part": book.part(page.part), "figs": [],
+                           "blocks": [(html, None) for html, _ in page.blocks]}
+    if not page.figures:
+        return TemplateResponse(request, "chapter.html", ctx)
     target, problem = _target_figure(page, request.GET)
-    if target is not None and (target[0] is not page or (
-            "figure" not in request.GET and target[1] != page.figures[0].simulation)):
+    if target[0] is not page or ("figure" not in request.GET
+                                 and target[1] != page.figures[0].simulation):
         # A query for a figure the URL does not name (a link from before the figure moved
         # here or to another chapter): redirect to the URL that names it.
         query = urlencode({"figure": target[1], **sims.flatten(request.GET, frozenset({"figure"}))})
         return redirect(f"{target[0].url}?{query}#fig-{target[1]}")
-    prev, nxt = book.neighbours(page)
+    query = sims.without(request.GET, "figure")
+    if request.htmx:  # a figure's own request: its form names it with `figure=`
+        state = sims.resolve(_sim_or_404(target[1]), query, sims.PAGE_EXTRAS)
+        return _figure_partial(request, state, page.url)
     figs: dict[str, dict[str, Any]] = {}
     status = 200
-    empty = QueryDict()
     for spec in page.figures:
-        sim = _sim_or_404(spec.simulation)
-        mine = target is not None and target[1] == spec.simulation
-        query = sims.without(request.GET, "figure") if mine else empty
-        figs[spec.simulation], code = _page_figure(query, sim, page.url, page,
-                                                   problem if mine else "")
-        status = max(status, code)
-    ctx: dict[str, Any] = {
-        "page": page, "prev": prev, "next": nxt, "part": book.part(page.part),
-        "fig": next(iter(figs.values()), None), "figs": list(figs.values()),
-        "blocks": [(html, figs.get(name) if name else None) for html, name in page.blocks],
-    }
+        mine = spec.simulation == target[1]
+        state = sims.resolve(_sim_or_404(spec.simulation), query if mine else QueryDict(),
+                             sims.PAGE_EXTRAS)
+        if mine and problem:
+            state.problems["figure"] = ParamError("figure", problem)
+        if state.problems:
+            metrics.SIM_REJECTED.labels(spec.simulation).inc()
+            status = 400
+        figs[spec.simulation] = _figure_context(state, page.url)
+    ctx |= {"fig": figs[page.figures[0].simulation], "figs": list(figs.values()),
+            "blocks": [(html, figs.get(name) if name else None) for html, name in page.blocks]}
     return TemplateResponse(request, "chapter.html", ctx, status=status)
 
 
-def _target_figure(page: content.Page, query: QueryDict
-                   ) -> tuple[tuple[content.Page, str] | None, str]:
+def _target_figure(page: content.Page, query: QueryDict) -> tuple[tuple[content.Page, str], str]:
     """Which figure a chapter URL's query is for, and a problem to show if it is unclear.
 
     `figure=<simulation>` names it; without it the query is the first figure's, unless
     its names belong to another figure only (of this page, or of another chapter's,
     for links made before a figure moved).
     """
-    if not page.figures:
-        return None, ""
     first = page.figures[0].simulation
     named = query.getlist("figure")
     if named:
@@ -176,11 +262,9 @@ def _target_figure(page: content.Page, query: QueryDict
                                    f"its figures are: {known}")
         return (page, slug), ""
     names = set(query) - sims.PAGE_EXTRAS - {"seed", sims.MODEL_VERSION.name}
-    declared = {p.name for p in _sim_or_404(first).params}
-    if not names or names <= declared:
+    if not names or names <= {p.name for p in _sim_or_404(first).params}:
         return (page, first), ""
-    book = content.book()
-    for candidate in (page, *book.pages):
+    for candidate in (page, *content.book().pages):
         for spec in candidate.figures:
             sim = simulations.get(spec.simulation)
             if sim is not None and names <= {p.name for p in sim.params}:
@@ -207,83 +291,61 @@ def checklist(request: HttpRequest) -> TemplateResponse:
 def gallery(request: HttpRequest) -> TemplateResponse:
     """Every registered simulation with its chapter."""
     book = content.book()
-    items = []
-    for s in simulations.registry().values():
-        chapters = book.chapters_for_simulation(s.slug)
-        items.append({"sim": s, "chapter": chapters[0] if chapters else None,
-                      "chapters": chapters})
+    items = [{"sim": s, "chapter": book.chapter_for_simulation(s.slug),
+              "chapters": book.chapters_for_simulation(s.slug)}
+             for s in simulations.registry().values()]
     items.sort(key=lambda i: i["chapter"].order if i["chapter"] else 999)
     return TemplateResponse(request, "gallery.html", {"items": items})
 
 
 @require_GET
-def lab(request: HttpRequest, sim: str) -> TemplateResponse:
+def lab(request: HttpRequest, sim: str) -> HttpResponse:
     """The lab: one simulation with all its controls, presets and tools."""
     s = _sim_or_404(sim)
-    fig, status = _page_figure(request.GET, s, f"/simulations/{s.slug}/", None)
-    return TemplateResponse(request, "lab.html", {"fig": fig}, status=status)
+    return _figure_page(request, s, reverse("lab", args=[s.slug]), "lab.html", {})
 
 
 @require_GET
 @xframe_options_exempt
 @csp_override(settings.SECURE_CSP_EMBED)
-def embed(request: HttpRequest, sim: str) -> TemplateResponse:
+def embed(request: HttpRequest, sim: str) -> HttpResponse:
     """A framable page for wikis; controls=0 shows the chart alone."""
     s = _sim_or_404(sim)
     show = request.GET.get("controls", "1")
     if show not in ("0", "1"):
         return JsonResponse({"error": "controls must be 0 or 1", "parameter": "controls"},
                             status=400)
-    fig, status = _page_figure(request.GET, s, f"/simulations/{s.slug}/embed", None)
-    fig["controls_on"] = show == "1"
-    if show == "0":
-        fig["page_url"] = f"/simulations/{s.slug}/embed"
-    return TemplateResponse(request, "embed.html", {"fig": fig}, status=status)
+    return _figure_page(request, s, reverse("embed", args=[s.slug]), "embed.html",
+                        {"fig_extra": {"controls_on": show == "1"}})
 
 
 @require_GET
 def figure(request: HttpRequest, sim: str) -> HttpResponse:
-    """The fragment a slider move fetches: chart, metrics, summary, provenance."""
-    s = _sim_or_404(sim)
-    try:
-        state = sims.resolve_strict(s, request.GET, sims.PAGE_EXTRAS)
-    except ParamError as exc:
-        metrics.SIM_REJECTED.labels(s.slug).inc()
-        if request.htmx:
-            # Put the message beside the control; the last good chart stays.
-            target = (f"#err-{s.slug}-{exc.name}"
-                      if exc.name in {p.name for p in s.all_params} else f"#err-{s.slug}")
-            resp = HttpResponse(escape(exc.message), status=400,
-                                content_type="text/html; charset=utf-8")
-            return reswap(retarget(resp, target), "innerHTML")
-        return _bad_request(s, exc)
-    page_url, page, owns_url = _page_of_fragment(request, s)
-    ctx = _result_context(state, page_url, _figure_param(page, s.slug))
-    resp = TemplateResponse(request, "_figure.html#result", {"fig": ctx})
-    if request.htmx and owns_url:
-        replace_url(resp, ctx["permalink"])
-    return resp
+    """The result partial at a public URL: chart, metrics, summary, provenance.
 
-
-def _page_of_fragment(request: HttpRequest, sim: Simulation
-                      ) -> tuple[str, content.Page | None, bool]:
-    """The page a fragment belongs to (from htmx's HX-Current-URL), else the lab page.
-
-    Also whether this figure may rewrite the address bar: on a chapter with several
-    figures the URL keeps the state of the figure it already describes (the one named by
-    `figure=`, else the first); another figure's move changes only its own permalink.
+    Without htmx a refused value is a 400 JSON naming it, as on every data URL.
     """
+    s = _sim_or_404(sim)
+    state = sims.resolve(s, request.GET, sims.PAGE_EXTRAS)
+    if request.htmx:
+        return _figure_partial(request, state, _page_path(request, s))
+    if state.problems:
+        return _bad_request(s, state.first_problem)
+    fig = _result_context(state, _page_path(request, s))
+    return TemplateResponse(request, "_figure.html#result", {"fig": fig})
+
+
+def _page_path(request: HttpRequest, sim: Simulation) -> str:
+    """The page the fragment belongs to (from htmx's HX-Current-URL), else the lab page."""
+    lab_url = reverse("lab", args=[sim.slug])
     current = request.htmx.current_url if request.htmx else None
     if current:
-        parts = urlsplit(current)
-        if parts.path in (f"/simulations/{sim.slug}/", f"/simulations/{sim.slug}/embed"):
-            return parts.path, None, True
-        for page in content.book().chapters_for_simulation(sim.slug):
-            if page.url == parts.path:
-                query = parse_qs(parts.query)
-                described = (query.get("figure") or [page.figures[0].simulation])[-1]
-                return page.url, page, not query or described == sim.slug
-    return f"/simulations/{sim.slug}/", None, True
+        path = urlsplit(current).path
+        allowed = {lab_url, reverse("embed", args=[sim.slug])}
+        allowed |= {p.url for p in content.book().chapters_for_simulation(sim.slug)}
+        if path in allowed:
+            return path
+    return lab_url
 
 
 # -- data and images --------------------------------------------------------------------------
@@ -291,20 +353,18 @@ def _strict(request: HttpRequest, sim: str, extras: frozenset[str] = frozenset()
             ) -> sims.State | HttpResponse:
     """The requested state, or the 400 that names the bad parameter."""
     s = _sim_or_404(sim)
-    try:
-        return sims.resolve_strict(s, request.GET, extras)
-    except ParamError as exc:
-        return _bad_request(s, exc)
+    state = sims.resolve(s, request.GET, extras)
+    problem = state.first_problem
+    return state if problem is None else _bad_request(s, problem)
 
 
 @require_GET
 def result_json(request: HttpRequest, sim: str) -> HttpResponse:
-    """The result, machine-readable (shape in PRODUCT.md)."""
+    """The result, machine-readable (its shape: docs/contract.md)."""
     state = _strict(request, sim)
     if isinstance(state, HttpResponse):
         return state
-    payload = sims.public_json(sims.run(state))
-    resp = JsonResponse(payload, json_dumps_params={"separators": (",", ":")})
+    resp = JsonResponse(sims.run(state).to_json(), json_dumps_params={"separators": (",", ":")})
     resp["Access-Control-Allow-Origin"] = "*"
     return resp
 
@@ -315,7 +375,7 @@ def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
     state = _strict(request, sim)
     if isinstance(state, HttpResponse):
         return state
-    resp = HttpResponse(sims.csv_text(sims.run(state)["series"]),
+    resp = HttpResponse(sims.csv_text(sims.run(state).series),
                         content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f'inline; filename="{state.sim.slug}-{state.seed}.csv"'
     resp["Access-Control-Allow-Origin"] = "*"
@@ -326,15 +386,14 @@ def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
 def result_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     """A static SVG or PNG of the figure (theme=light|dark)."""
     theme = request.GET.get("theme", "light")
-    state = _strict(request, sim, frozenset({"theme"}))
+    state = _strict(request, sim, IMAGE_EXTRAS)
     if isinstance(state, HttpResponse):
         return state
     if theme not in ("light", "dark"):
         return JsonResponse({"error": "theme must be light or dark", "parameter": "theme"},
                             status=400)
-    payload = sims.run(state)
     try:
-        data = images.render(payload, fmt, theme)
+        data = images.render(sims.run(state), fmt, theme)
     except images.ImagesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=503)
     resp = HttpResponse(data, content_type=images.CONTENT_TYPES[fmt])
@@ -346,7 +405,7 @@ def result_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
 @require_GET
 def openapi_json(request: HttpRequest) -> JsonResponse:
     """OpenAPI 3.1 for the simulation endpoints, generated from the declarations."""
-    return JsonResponse(openapi.spec(request.build_absolute_uri("/")),
+    return JsonResponse(openapi.spec(request.build_absolute_uri(reverse("contents"))),
                         json_dumps_params={"indent": 1})
 
 
