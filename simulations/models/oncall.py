@@ -117,8 +117,9 @@ def check(p: OncallParams) -> None:
     expected = p.incidents_per_week * p.weeks
     if expected > MAX_INCIDENTS:
         raise ParamError("incidents_per_week", (
-            f"incidents_per_week × weeks must be at most {MAX_INCIDENTS:,} incidents "
-            f"(got {expected:,.0f}); shorten weeks or lower the rate"))
+            f"incidents_per_week × weeks must be at most {MAX_INCIDENTS:,} (got "
+            f"{expected:,.0f}) expected incidents: lower weeks to "
+            f"{int(MAX_INCIDENTS // p.incidents_per_week):,} or fewer, or lower the rate"))
 
 
 # -- closed forms ----------------------------------------------------------------------------
