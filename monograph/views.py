@@ -124,6 +124,7 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "page_url": page_url,
         "reset_url": _page_query(page_url, figure_param),
         "figure_name": figure_param.get("figure", ""),
+        "qs": state.querystring,
         "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
