@@ -70,8 +70,7 @@ def _truth(page: content.Page, step: guides.Step) -> dict[str, Any] | None:
         return None
     preset = next(p for p in page.presets if p.label == step.preset)
     params, seed = sim.parse(preset.query)
-    payload = sims.run(sims.State(sim, params, seed))
-    metric = payload["metrics"][step.predict.metric]
+    metric = sims.run(sims.State(sim, params, seed)).metrics[step.predict.metric]
     value, unit = metric["value"], metric["unit"]
     shown = None if value is None else (value * 100 if unit == "share" else value)
     return {"value": shown, "text": sims.format_value(value, unit), "label": metric["label"],
@@ -121,8 +120,8 @@ def _figure_for_step(request: HttpRequest, guide: guides.Guide, query: str) -> d
     sim = simulations.get(page.simulation or "")
     if sim is None:
         return {}
-    state = sims.resolve_lenient(sim, QueryDict(query))
-    return views._figure_context(state, page.url, page)
+    state = sims.resolve(sim, QueryDict(query))
+    return views._figure_context(state, page.url)
 
 
 @require_GET

@@ -38,10 +38,12 @@
       if (state.revealed) reveal(form, state.step);
     }
     if (state.query && state.query !== applied.query) {
-      var fig = root.querySelector("form.sim-controls");
-      if (fig && window.monograph && window.monograph.fillForm) {
-        window.monograph.fillForm(fig, state.query);
-        window.monograph.rerun(fig);
+      // The chapter's page answers an htmx request for the figure's body with the controls,
+      // presets and result at that state (the same partial a preset click swaps in).
+      var body = root.querySelector(".sim-main[id^='body-']");
+      if (body && window.htmx) {
+        window.htmx.ajax("GET", root.getAttribute("data-chapter-url") + "?" + state.query,
+                         { target: "#" + body.id, swap: "outerHTML" });
       }
       applied.query = state.query;
     }

@@ -73,10 +73,11 @@
     if (present && sec) {
       var planned = document.getElementById("step-planned");
       if (planned) planned.textContent = sec.getAttribute("data-minutes") + ":00";
-      var q = sec.getAttribute("data-preset-query");
+      var label = sec.getAttribute("data-preset");
       present.classList.toggle("predicting", sec.hasAttribute("data-predict"));
-      if (q) {
-        var link = present.querySelector('a.preset[data-query="' + CSS.escape(q) + '"]');
+      if (label) {
+        var link = Array.prototype.find.call(present.querySelectorAll("a.preset"),
+                                             function (a) { return a.textContent.trim() === label; });
         if (link && !link.hasAttribute("aria-current")) link.click();
       }
       roomState.predicting = false; roomState.revealed = false;
