@@ -101,7 +101,7 @@ def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozense
     spec = engine.parse_spec(sim, own, names)
     with_ci = {k for k, m in base_run["metrics"].items() if m.get("ci95")}
     points = engine.plan(sim, spec, base, seed, with_ci)
-    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run))
+    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run["metrics"]))
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def _form(sim: Simulation, state: SweepState | None, query: QueryDict) -> dict[s
                "metrics": [m for m in flat.get("metric", "").split(",") if m],
                "by": flat.get("by", ""), "by_values": flat.get("by_values", "")}
         default_run = sims.run(sims.State(sim, sim.defaults(), simulations.SEED.default)).to_json()
-        meta = engine.metric_meta(default_run)
+        meta = engine.metric_meta(default_run["metrics"])
         metric_names = list(meta)
         held_q = {k: v for k, v in flat.items()
                   if k not in engine.SWEEP_NAMES and k in {p.name for p in sim.all_params}}
