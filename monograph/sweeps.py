@@ -380,11 +380,10 @@ def sweep_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     except SweepIncomplete as exc:
         return _busy(exc)
     body = payload(state, values, 0.0)
-    fake = {"version": body["version"], "simulation": f"{state.sim.slug}-sweep",
-            "title": body["title"], "figure": body["figure"],
-            "figure_json": json.dumps(body["figure"], separators=(",", ":"))}
+    figure_json = json.dumps(body["figure"], separators=(",", ":"))
     try:
-        data = images.render(fake, fmt, theme)
+        data = images.render_figure(body["figure"], body["title"], fmt, theme,
+                                    key=f"{body['version']}|{state.sim.slug}-sweep|{figure_json}")
     except images.ImagesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=503)
     resp = HttpResponse(data, content_type=images.CONTENT_TYPES[fmt])
