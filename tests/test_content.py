@@ -19,7 +19,8 @@ CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduc
 
 # BRIEF.md: four parts, ten chapters, an introduction and a checklist.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
-            "resilience", "observability", "drift", "deployment", "ownership", "checklist"]
+            "resilience", "observability", "drift", "deployment", "ownership", "checklist",
+            "guardrails"]
 
 
 def test_the_book_has_its_twelve_pages_in_order():
