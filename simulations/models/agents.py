@@ -62,7 +62,7 @@ import simpy
 
 from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
-from ..engine.params import Param, ParamError
+from ..engine.params import Param, check_work
 from ..engine.plotting import PALETTE
 from ..engine.words import pct
 
@@ -159,12 +159,7 @@ class AgentsParams:
 
 def check_limits(p: AgentsParams) -> None:
     """Refuse runs with more proposals than one request may simulate."""
-    total = p.proposals_per_day * p.days
-    if total > MAX_PROPOSALS:
-        raise ParamError("proposals_per_day",
-                         f"proposals_per_day × days must be at most {MAX_PROPOSALS:,} "
-                         f"(got {p.proposals_per_day} × {p.days} = {total:,}): "
-                         f"lower proposals_per_day or days")
+    check_work(p, ("days", "proposals_per_day"), MAX_PROPOSALS)
 
 
 # -- confidence: the binormal score and its closed forms --------------------------------
@@ -517,14 +512,14 @@ def run(p: AgentsParams, seed: int) -> Result[AgentsFigure]:
 def _metrics(p: AgentsParams, op: Operator, stream: Stream) -> dict[str, Metric]:
     """The chosen policy's numbers, with intervals where they are sampled."""
     caused = len(op.incident_ids())
-    saved = stats.mean_ci(op.saved) if op.saved else None
+    saved = stats.mean_ci(op.saved, floor=0.0) if op.saved else None
     good_ci = stats.proportion_ci(op.good_done, op.good_total)
     stopped_ci = stats.proportion_ci(op.harm_stopped, op.harm_total)
     stopped_cf = None
     if p.policy == "fail_closed":
         stopped_cf = round(1 - pass_share(True, p.confidence_auc, p.threshold), 4)
     reviewing = op.policy == "approve"
-    wait = stats.mean_ci(op.waits) if op.waits else None
+    wait = stats.mean_ci(op.waits, floor=0.0) if op.waits else None
     lam = (p.proposals_per_day + INCIDENTS_PER_DAY) / MIN_PER_DAY
     wait_cf = erlang_c_wait(lam, p.review_min, p.reviewers) if reviewing else None
     return {
@@ -560,7 +555,7 @@ def _metrics(p: AgentsParams, op: Operator, stream: Stream) -> dict[str, Metric]
         "approval_wait_min": Metric(None if wait is None else round(wait[0], 2), "min",
                                     "Mean wait for a reviewer (closed form: M/M/c, "
                                     "every review real)",
-                                    ci95=None if wait is None else (max(0.0, round(wait[1], 2)),
+                                    ci95=None if wait is None else (round(wait[1], 2),
                                                                      round(wait[2], 2)),
                                     closed_form=None if wait_cf is None else round(wait_cf, 2)),
     }
@@ -659,6 +654,4 @@ SIMULATION = Simulation(
     check=check_limits,
     main_param="proposals_per_day",
     model_version=1,
-    # The conformance test still requires the deprecated chapter link.
-    chapter="guardrails",
 )
