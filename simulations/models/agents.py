@@ -626,17 +626,20 @@ def build_figure(result: Result[AgentsFigure], p: AgentsParams) -> dict[str, Any
         height=480,
         xaxis=plotting.axis("", domain=[0, 0.56], anchor="y", showticklabels=False,
                             rangemode="tozero"),
-        yaxis=plotting.axis("Outage min caused", domain=[0.4, 1], anchor="x",
-                            rangemode="tozero"),
+        yaxis=plotting.axis("Minutes", domain=[0.4, 0.95], anchor="x", rangemode="tozero"),
         xaxis2=plotting.axis("Day", domain=[0, 0.56], anchor="y2", matches="x"),
-        yaxis2=plotting.axis("Waiting for review", domain=[0, 0.3], anchor="x2",
-                             rangemode="tozero"),
+        yaxis2=plotting.axis("Waiting", domain=[0, 0.27], anchor="x2", rangemode="tozero"),
         xaxis3=plotting.axis("Outage minutes caused", domain=[0.8, 1], anchor="y3",
                              rangemode="tozero"),
         yaxis3=plotting.axis("", domain=[0.58, 1], anchor="x3", autorange="reversed"),
         xaxis4=plotting.axis("Human minutes per day", domain=[0.8, 1], anchor="y4",
                              rangemode="tozero"),
         yaxis4=plotting.axis("", domain=[0, 0.42], anchor="x4", autorange="reversed"),
+        annotations=[
+            plotting.panel_title("Damage caused by the agent: minutes of full outage", y=0.96),
+            plotting.panel_title("Proposals waiting for a reviewer (propose and approve)",
+                                 y=0.28),
+        ],
     )
 
 
