@@ -95,7 +95,7 @@ PAGE_MIN = 10.0  # a human answers a rate-limit page
 MU_GOOD = 2.0  # mean logit of a good proposal's score (≈ 0.88)
 MAX_PROPOSALS = 4000  # proposals_per_day × days accepted (the cost of a run)
 QUEUE_SAMPLE_MIN = 30.0  # the approval queue is sampled this often for the figure
-MAX_POINTS = 300
+MAX_POINTS = 150
 
 Policy = Literal["autonomous", "bounded", "approve", "fail_closed"]
 POLICIES: tuple[Policy, ...] = ("autonomous", "bounded", "approve", "fail_closed")
