@@ -416,7 +416,7 @@ class Operator:
                 return
             yield self.env.timeout(LOOP_EVERY_MIN)
             ok = yield from self._decide(i)
-            if not ok:
+            if not ok or self.env.now >= stop_at:  # stopped, or approved too late
                 return
             self._act(i)
 
