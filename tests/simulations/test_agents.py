@@ -113,15 +113,20 @@ def test_bounds_shrink_the_worst_blast_radius_to_the_bound(seed):
 def test_bounds_remove_most_of_the_damage_for_a_few_human_minutes():
     """The chapter's claim, over 10 seeds at the defaults: bounded damage is under a
     quarter of the autonomous damage (the model gives about 12 %: only bad_config still
-    hurts, at a quarter of the reach), and costs under 10 human minutes a day."""
+    hurts, at a quarter of the reach), costs under 10 human minutes a day, and still
+    carries out at least 98 % of the good proposals."""
     auto = bounded = human = 0.0
+    good_done = good_total = 0
     for seed in range(10):
         ops = _ops(seed)
         auto += ops["autonomous"].outage_minutes()
         bounded += ops["bounded"].outage_minutes()
         human += ops["bounded"].human_min / 14
+        good_done += ops["bounded"].good_done
+        good_total += ops["bounded"].good_total
     assert bounded < 0.25 * auto
     assert human / 10 < 10
+    assert good_done / good_total >= 0.98
 
 
 # -- propose and approve -----------------------------------------------------------------
