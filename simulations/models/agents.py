@@ -43,9 +43,15 @@ A real incident's mitigation saves time when the agent's fix lands before the hu
 (lognormal, median HUMAN_MITIGATE_MEDIAN_MIN from the incident's start). An executed
 harmful action is an incident when it fails at least INCIDENT_PCT % of requests.
 
-Every constant below is an assumption of this model, not a measurement: the anecdotes
-(1,500 connections, a restart every 11 minutes) set the shapes, the rest sets the scale.
-The direction of the results is robust to them; the exact numbers are not.
+Every constant below is an assumption of this model, not a measurement: the reported
+anecdotes (1,500 connections, a restart every 11 minutes) set the shapes, the rest sets
+the scale. The tests check the directions the chapter relies on (bounds shrink the worst
+action, swamped reviewers stamp more); the exact numbers move with the constants.
+
+Theory. Without rubber stamps and without harmful loops the approval queue is M/M/c
+(Poisson proposals, exponential reviews, FIFO): its mean wait is Erlang C's, reported
+as the closed form of `approval_wait_min` and checked by the tests. Under fail_closed
+the share of harmful proposals stopped is Φ(logit(threshold) − (MU_GOOD − d)).
 """
 
 from __future__ import annotations
