@@ -99,7 +99,7 @@ ESCALATE_MIN = 5.0  # a human reads a suggestion the agent would not act on
 PAGE_MIN = 10.0  # a human answers a rate-limit page
 
 MU_GOOD = 2.0  # mean logit of a good proposal's score (≈ 0.88)
-MAX_PROPOSALS = 4000  # proposals_per_day × days accepted (the cost of a run)
+MAX_PROPOSALS = 4200  # proposals_per_day × days accepted: the top rate for the default fortnight
 QUEUE_SAMPLE_MIN = 30.0  # the approval queue is sampled this often for the figure
 MAX_POINTS = 150
 

@@ -53,7 +53,7 @@ def test_too_many_proposals_are_refused_naming_the_limit():
     with pytest.raises(ParamError) as err:
         SIM.parse({"proposals_per_day": "300", "days": "90"})
     assert err.value.name == "proposals_per_day"
-    assert "4,000" in err.value.message and "44 or fewer" in err.value.message
+    assert "4,200" in err.value.message and "46 or fewer" in err.value.message
 
 
 def test_without_harmful_proposals_no_policy_causes_damage():
