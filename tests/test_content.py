@@ -19,8 +19,8 @@ CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduc
 
 # The book's plan (content/book.yaml): four parts, the chapters, an introduction and a checklist.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
-            "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
-            "checklist"]
+            "resilience", "observability", "drift", "deployment", "launch-gates", "guardrails",
+            "ownership", "checklist"]
 
 
 def test_the_book_has_its_pages_in_order():
