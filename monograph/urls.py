@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import ops, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
@@ -17,9 +17,9 @@ urlpatterns = [
     path("simulations/<slug:sim>.svg", views.result_image, {"fmt": "svg"}, name="result_svg"),
     path("simulations/<slug:sim>.png", views.result_image, {"fmt": "png"}, name="result_png"),
     path("api/openapi.json", views.openapi_json, name="openapi"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.prometheus_metrics, name="metrics"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.prometheus_metrics, name="metrics"),
 ]
 
 handler404 = "monograph.views.not_found"
