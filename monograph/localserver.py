@@ -77,8 +77,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int = 2) -> Iterator[str]:
-    """The book served as `make run` serves it (gunicorn, WhiteNoise); yields the base URL."""
+def gunicorn(workers: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The book served as `make run` serves it (gunicorn, WhiteNoise); yields the base URL.
+
+    Its cache is a fresh directory unless `env` names one, so no run sees another's results.
+    """
     if static_is_stale():
         collectstatic()
     with tempfile.TemporaryDirectory(prefix="monograph-server-") as tmp:
@@ -87,7 +90,8 @@ def gunicorn(workers: int = 2) -> Iterator[str]:
         log = Path(tmp) / "gunicorn.log"
         port = free_port()
         url = f"http://{HOST}:{port}"
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1",
+               "MONOGRAPH_CACHE_URL": f"file://{tmp}/cache", **(env or {})}
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "-m", "gunicorn", "monograph.wsgi:application",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -49,7 +49,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     try:
         checks["content_pages"] = len(content.book().pages)
         checks["simulations"] = len(simulations.registry())
-        checks["cache"] = readiness(cache)
+        checks["cache"] = readiness(caches["default"])
         serving = checks["content_pages"] > 0 and checks["cache"] != "failed"
     except Exception:  # a readiness probe reports, it does not crash
         log.exception("readiness check failed")

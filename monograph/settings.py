@@ -177,7 +177,7 @@ def _cache(url: str) -> dict:
         case "locmem":
             return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                     "LOCATION": "monograph", "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES}}
-        case "file" if parsed.path.startswith("/"):
+        case "file" if parsed.path.startswith("/") and not parsed.netloc:
             return {"BACKEND": "monograph.cache.FileCache", "LOCATION": parsed.path,
                     "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES, "CULL_FREQUENCY": 4}}
         case "redis" | "rediss":
