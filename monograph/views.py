@@ -128,7 +128,7 @@ def checklist(request: HttpRequest) -> TemplateResponse:
     page = book.checklist_page()
     if page is None:
         raise Http404("This book has no checklist page")
-    groups = [(p, p.do_this) for p in book.pages if p.do_this and p.kind == "chapter"]
+    groups = book.checklist()
     prev, nxt = book.neighbours(page)
     return TemplateResponse(request, "checklist.html", {
         "page": page, "groups": groups, "prev": prev, "next": nxt,
