@@ -10,15 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from collections.abc import Iterator
 
 import pytest
 
-from monograph.localserver import free_port
+from monograph import localserver
+from monograph.localserver import RedisServer
 
 
 def require(tool: str) -> str:
@@ -32,49 +28,6 @@ def require(tool: str) -> str:
     pytest.skip(message)
 
 
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-class RedisServer:
-    """A throwaway redis-server on 127.0.0.1: no persistence, stopped and restarted at will."""
-
-    def __init__(self, binary: str, port: int, workdir: str) -> None:
-        self.binary, self.port, self.workdir = binary, port, workdir
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.workdir, "--maxmemory", "64mb",
-             "--maxmemory-policy", "allkeys-lru"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not _ping(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        """Kill it, as a crash would (no clean shutdown)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[RedisServer]:
-    binary = require("redis-server")
-    with tempfile.TemporaryDirectory(prefix="monograph-redis-") as workdir:
-        server = RedisServer(binary, free_port(), workdir)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+def redis_server() -> contextlib.AbstractContextManager[RedisServer]:
+    """A real redis-server on a free port for one test (skipped or failed when absent)."""
+    return localserver.redis_server(require("redis-server"))

@@ -112,3 +112,14 @@ def test_processes_share_one_redis_and_keep_serving_when_it_is_killed(client):
 
         redis.start()  # back on the same port (empty): readiness sees it at once
         assert _get_json(url + "/readyz")[1]["checks"]["cache"] == "ok"
+
+
+def test_the_cache_bench_times_a_hit_on_every_backend(capsys):
+    from django.core.management import call_command
+    from opstools import require
+
+    require("redis-server")
+    call_command("cache_bench", "--runs", "3")
+    table = capsys.readouterr().out
+    for backend in ("locmem://", "file (local disk)", "redis (localhost)"):
+        assert f"| {backend} |" in table
