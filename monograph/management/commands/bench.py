@@ -502,8 +502,10 @@ class Report:
             f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['os']}, Python {m['python']}"
             + (f", {self.browser}" if self.browser else ""),
             f"- **Load average when the run started (1 / 5 / 15 min):** {m['load']}",
-            "- **Server:** gunicorn, 2 sync workers, `DEBUG` off, local-memory cache "
-            "(browser pass); Django's test client in one process (server pass)",
+            "- **Server:** gunicorn, 2 sync workers, `DEBUG` off, the default file cache in a "
+            "fresh directory (browser pass); Django's test client in one process with the "
+            f"configured cache, `{settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}` "
+            "(server pass)",
             "",
         ]
         for title, head, rows, note in self.sections:

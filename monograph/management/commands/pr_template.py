@@ -31,6 +31,10 @@ or forgotten: say which._
 """
 
 
+# Inline HTML the sanitiser lets through, as Markdown.
+_MARKS = {"code": "`", "strong": "**", "b": "**", "em": "_", "i": "_"}
+
+
 class _Markdown(HTMLParser):
     """A checklist item's sanitised HTML as one line of Markdown (code spans and links kept)."""
 
@@ -40,30 +44,22 @@ class _Markdown(HTMLParser):
         self.href: list[str | None] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "code":
-            self.out.append("`")
-        elif tag in ("strong", "b"):
-            self.out.append("**")
-        elif tag in ("em", "i"):
-            self.out.append("_")
-        elif tag == "a":
+        if tag == "a":
             self.href.append(dict(attrs).get("href"))
             self.out.append("[")
+        else:
+            self.out.append(_MARKS.get(tag, ""))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag == "code":
-            self.out.append("`")
-        elif tag in ("strong", "b"):
-            self.out.append("**")
-        elif tag in ("em", "i"):
-            self.out.append("_")
-        elif tag == "a":
-            href = self.href.pop() if self.href else None
-            self.out.append(f"]({href})" if href and href.startswith("http") else "]")
-            if not (href and href.startswith("http")):  # a link into the book: keep the words
-                start = max(i for i, piece in enumerate(self.out) if piece == "[")
-                self.out[start] = ""
-                self.out[-1] = ""
+        if tag != "a":
+            self.out.append(_MARKS.get(tag, ""))
+            return
+        href = self.href.pop() if self.href else None
+        start = max(i for i, piece in enumerate(self.out) if piece == "[")
+        if href and href.startswith("http"):
+            self.out.append(f"]({href})")
+        else:  # a link into the book: keep the words, drop the link
+            self.out[start] = ""
 
     def handle_data(self, data: str) -> None:
         self.out.append(data)
