@@ -6,7 +6,7 @@
 # Linted in the suite (tests/test_deploy.py: hadolint plus our own rules). The base image is
 # pinned to a patch release; dependabot (.github/dependabot.yml) proposes the updates.
 
-ARG PYTHON_IMAGE=python:3.13.9-slim-trixie
+ARG PYTHON_IMAGE=python:3.13.9-slim-bookworm
 
 # -- build: the locked environment, static files collected and compressed -----------------
 FROM ${PYTHON_IMAGE} AS build

@@ -15,8 +15,14 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages for the operations tests: ${missing[*]}…"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # policy-rc.d-less containers: never start the packaged services during install.
-  RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Don't let the packages start their services (a redis on 6379, a prometheus on 9090):
+  # invoke-rc.d asks policy-rc.d, and 101 means "not now". Ours is removed afterwards.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   command -v redis-server >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && exit 0
 fi
 cat >&2 <<MSG
