@@ -199,6 +199,9 @@ def _cache(url: str) -> dict:
 
 CACHE_URL = env("MONOGRAPH_CACHE_URL", DEFAULT_CACHE_URL)
 CACHES = {"default": _cache(CACHE_URL)}
+# No sessions today (everything a reader sets is in the URL). When a feature needs server
+# state, it goes in the same shared store, so any replica can answer any request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SIMULATION_CACHE_SECONDS = 24 * 3600
 
 # -- security -----------------------------------------------------------------------------
