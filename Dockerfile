@@ -22,7 +22,7 @@ COPY pyproject.toml uv.lock .python-version ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY . .
 RUN uv sync --frozen --no-dev \
- && .venv/bin/python scripts/vendor.py \
+ && .venv/bin/python -m devtools.vendor \
  && .venv/bin/python manage.py collectstatic --noinput --verbosity 0
 
 # -- runtime: Debian's chromium for SVG/PNG export, the app owned by root, run as 10001 ----

@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from monograph import localserver
-from monograph.localserver import RedisServer
+from devtools import localserver
+from devtools.localserver import RedisServer
 
 
 def require(tool: str) -> str:

@@ -13,8 +13,8 @@ import pytest
 from django.test import override_settings
 from test_settings import _manage
 
+from devtools.localserver import gunicorn
 from monograph import logs, metrics
-from monograph.localserver import gunicorn
 
 PRODUCTION = {"MONOGRAPH_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(64),
               "ALLOWED_HOSTS": "book.example.org"}
