@@ -1,7 +1,8 @@
 """Settings: one module, driven by environment variables, safe by default.
 
-Every variable is documented in README.md. MONOGRAPH_ENV=production refuses to start
-without SECRET_KEY and ALLOWED_HOSTS and turns on HTTPS hardening.
+Every variable is documented in README.md (tests/test_contract.py checks).
+MONOGRAPH_ENV=production refuses to start without SECRET_KEY and ALLOWED_HOSTS and turns
+on HTTPS hardening.
 """
 
 from __future__ import annotations
@@ -239,17 +240,17 @@ if PRODUCTION:
         SILENCED_SYSTEM_CHECKS = ["security.W021"]  # preload is a domain owner's choice
 
 # -- operations ---------------------------------------------------------------------------
-def _networks(name: str, default: list[str]) -> tuple:
+def _networks(name: str, values: list[str]) -> tuple:
     try:
-        return tuple(ipaddress.ip_network(n, strict=False) for n in env_list(name, default))
+        return tuple(ipaddress.ip_network(n, strict=False) for n in values)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be comma-separated networks like "
                                    f"10.0.0.0/8,::1/128 ({exc})") from None
 
 
 # /metrics answers direct requests from these networks only (see monograph/ops.py).
-METRICS_ALLOW = _networks("MONOGRAPH_METRICS_ALLOW", [
-    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"])
+METRICS_ALLOW = _networks("MONOGRAPH_METRICS_ALLOW", env_list("MONOGRAPH_METRICS_ALLOW", [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]))
 
 # -- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env("MONOGRAPH_LOG_FORMAT", "json" if PRODUCTION else "text")
