@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench golden contract vendor check-deploy
+.PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ dev: install  ## runserver with autoreload and DEBUG on
 browser-deps:  ## make sure Debian's chromium is installed (browser tests, static images)
 	@bash scripts/ensure-chromium.sh
 
-test: install browser-deps  ## the whole suite, real-browser tests included
+ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
+	@bash scripts/ensure-ops-tools.sh
+
+test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) pytest

@@ -120,6 +120,10 @@ class Book:
     def checklist_page(self) -> Page | None:
         return next((p for p in self.pages if p.kind == "checklist"), None)
 
+    def checklist(self) -> list[tuple[Page, tuple[ChecklistItem, ...]]]:
+        """Every chapter's 'Do this' items, in reading order (the checklist page, the PR template)."""
+        return [(p, p.do_this) for p in self.pages if p.do_this and p.kind == "chapter"]
+
     def chapter_for_simulation(self, slug: str) -> Page | None:
         return next((p for p in self.pages if p.simulation == slug), None)
 

@@ -27,7 +27,6 @@ import simulations
 from simulations import ParamError, Simulation
 
 from . import content, images, metrics, openapi, sims
-from .version import version
 
 log = logging.getLogger("monograph")
 
@@ -181,7 +180,7 @@ def checklist(request: HttpRequest) -> TemplateResponse:
     page = book.checklist_page()
     if page is None:
         raise Http404("This book has no checklist page")
-    groups = [(p, p.do_this) for p in book.pages if p.do_this and p.kind == "chapter"]
+    groups = book.checklist()
     prev, nxt = book.neighbours(page)
     return TemplateResponse(request, "checklist.html", {
         "page": page, "groups": groups, "prev": prev, "next": nxt,
@@ -308,39 +307,6 @@ def openapi_json(request: HttpRequest) -> JsonResponse:
     """OpenAPI 3.1 for the simulation endpoints, generated from the declarations."""
     return JsonResponse(openapi.spec(request.build_absolute_uri(reverse("contents"))),
                         json_dumps_params={"indent": 1})
-
-
-# -- operations -------------------------------------------------------------------------------
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers."""
-    return JsonResponse({"status": "ok", "version": version()})
-
-
-@require_GET
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: content parsed, simulations registered, the cache answers."""
-    from django.core.cache import cache
-
-    checks: dict[str, Any] = {}
-    try:
-        checks["content_pages"] = len(content.book().pages)
-        checks["simulations"] = len(simulations.registry())
-        cache.set("readyz", "1", 5)
-        checks["cache"] = cache.get("readyz") == "1"
-        ok = checks["cache"] and checks["content_pages"] > 0
-    except Exception:  # a readiness probe reports, it does not crash
-        log.exception("readiness check failed")
-        ok = False
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status=200 if ok else 503)
-
-
-@require_GET
-def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics."""
-    body, ctype = metrics.exposition()
-    return HttpResponse(body, content_type=ctype)
 
 
 # -- errors -----------------------------------------------------------------------------------

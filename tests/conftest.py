@@ -26,8 +26,21 @@ def _fresh_content():
     content.reset()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The default backend (a shared directory), but one per test process: a test's
+    cache.clear() must not empty another xdist worker's cache mid-test."""
+    from django.test import override_settings
+
+    from monograph.settings import _cache
+
+    url = f"file://{tmp_path_factory.mktemp('cache')}"
+    with override_settings(CACHES={"default": _cache(url)}):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(_private_cache):
     from django.core.cache import cache
 
     cache.clear()
