@@ -36,6 +36,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import simulations
 
 from . import content, guides, sims
+from .checklist_markdown import task_lines
 
 LIVE_TTL_S = 4 * 3600  # a room expires four hours after its last change
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed on a phone
@@ -431,16 +432,6 @@ def parse_ticks(raw: str) -> tuple[list[tuple[str, int]], list[str]]:
     return ok, bad
 
 
-def markdown_text(html_text: str) -> str:
-    """A checklist item's HTML as one line of Markdown (code stays code, links keep their text)."""
-    import html as html_lib
-
-    text = re.sub(r"<code>(.*?)</code>", r"`\1`", html_text, flags=re.S)
-    text = re.sub(r"<(strong|b)>(.*?)</\1>", r"**\2**", text, flags=re.S)
-    text = re.sub(r"<[^>]+>", "", text)
-    return " ".join(html_lib.unescape(text).split())
-
-
 @require_GET
 def checklist_template(request: HttpRequest) -> HttpResponse:
     """The ticked items as a Markdown pull-request template (only what applies)."""
@@ -461,9 +452,7 @@ def checklist_template(request: HttpRequest) -> HttpResponse:
         if page.slug not in by_slug:
             continue
         lines.append(f"### {page.title}")
-        for n in sorted(set(by_slug[page.slug])):
-            item = page.do_this[n - 1]
-            lines.append(f"- [ ] {'**must** ' if item.must else ''}{markdown_text(item.html)}")
+        lines += task_lines([page.do_this[n - 1] for n in sorted(set(by_slug[page.slug]))])
         lines.append("")
     if not by_slug:
         lines.append("_No items ticked: tick the ones that apply on the checklist page._")

@@ -13,7 +13,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from monograph import content
-from monograph.management.commands.pr_template import TEMPLATE, markdown_line, render
+from monograph.checklist_markdown import markdown_line
+from monograph.management.commands.pr_template import TEMPLATE, render
 
 ROOT = Path(settings.BASE_DIR)
 
