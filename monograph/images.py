@@ -18,6 +18,8 @@ from django.core.cache import cache
 
 from simulations.engine.plotting import themed
 
+from . import admission
+
 log = logging.getLogger("monograph.images")
 
 CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
@@ -60,7 +62,7 @@ def render(payload: dict[str, Any], fmt: str, theme: str) -> bytes:
     if "title" not in lay:  # a standalone image needs to say what it is
         lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
         lay["margin"] = {**lay.get("margin", {}), "t": max(lay.get("margin", {}).get("t", 0), 56)}
-    with _lock:  # one Chromium tab per process: serialise
+    with admission.heavy_work(), _lock:  # the CPU gate (may raise Shed); one Chromium tab
         _ensure_server()
         import kaleido
 

@@ -22,8 +22,10 @@ from django.http import QueryDict
 import simulations
 from simulations import Param, ParamError, Simulation
 
-from . import metrics
+from . import admission, metrics
 from .version import version
+
+PREVIEW_CACHE_SECONDS = 300  # a busy spell's previews; the full result is cached for a day
 
 # Query names the pages accept besides a simulation's own parameters.
 PAGE_EXTRAS = frozenset({"controls"})
@@ -101,7 +103,8 @@ def run(state: State) -> dict[str, Any]:
     """The public result for a state, from the cache or a fresh run.
 
     Returns the JSON-shaped result plus 'figure_json' (the figure pre-serialised, so a
-    cached hit costs no re-encoding) and 'cached'.
+    cached hit costs no re-encoding) and 'cached'. A cache miss asks admission control
+    first, which may refuse (admission.Shed) or, under pressure, ask for a quick preview.
     """
     slug = state.sim.slug
     key = _key(state)
@@ -110,8 +113,25 @@ def run(state: State) -> dict[str, Any]:
         metrics.SIM_CACHE.labels(slug, "hit").inc()
         return {**hit, "cached": True}
     metrics.SIM_CACHE.labels(slug, "miss").inc()
+    with admission.cold_run(state.sim, state.params) as quick:
+        if quick is None:
+            payload = _execute(state, state.params)
+            cache.set(key, payload, settings.SIMULATION_CACHE_SECONDS)
+            return {**payload, "cached": False}
+        # A quick run standing in under pressure: labelled, and cached apart from the full one.
+        hit = cache.get(key + ":quick")
+        if hit is not None:
+            return {**hit, "cached": True}
+        payload = _execute(state, quick)
+        payload["preview"] = admission.preview_label(state.sim, state.params, quick)
+        cache.set(key + ":quick", payload, PREVIEW_CACHE_SECONDS)
+        return {**payload, "cached": False}
+
+
+def _execute(state: State, params: Any) -> dict[str, Any]:
+    slug = state.sim.slug
     start = time.perf_counter()
-    result = simulations.execute(state.sim, state.params, state.seed)
+    result = simulations.execute(state.sim, params, state.seed)
     elapsed = time.perf_counter() - start
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
@@ -123,8 +143,7 @@ def run(state: State) -> dict[str, Any]:
         "elapsed_ms": round(elapsed * 1000, 1),
     }
     payload["figure_json"] = json.dumps(payload["figure"], separators=(",", ":"))
-    cache.set(key, payload, settings.SIMULATION_CACHE_SECONDS)
-    return {**payload, "cached": False}
+    return payload
 
 
 def public_json(payload: dict[str, Any]) -> dict[str, Any]:

@@ -22,5 +22,5 @@ urlpatterns = [
     path("metrics", views.prometheus_metrics, name="metrics"),
 ]
 
-handler404 = "monograph.views.not_found"
+handler404 = "monograph.statuses.not_found"
 handler500 = "monograph.views.server_error"

@@ -650,5 +650,6 @@ SIMULATION = Simulation(
     caption="What to try: shrink the defect until the canary's analysis stops catching it, "
             "then raise alpha and watch healthy releases start failing their canary.",
     check=check_limits,
+    limits=("steps must be strictly ascending and end at 100.",),
     main_param="defect_rate",
 )

@@ -534,5 +534,6 @@ SIMULATION = Simulation(
     caption="What to try: drag the hours until a human notices and watch the wrong rows "
             "grow with it; then switch the contract on and drag it again.",
     check=check_limits,
+    limits=(f"hours × records_per_hour must be at most {MAX_ROWS:,}.",),
     main_param="detect_hours",
 )

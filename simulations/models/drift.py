@@ -518,5 +518,6 @@ SIMULATION = Simulation(
             "the day the accuracy alert does; then set concept drift instead and watch PSI "
             "stay flat while accuracy falls.",
     check=check_limits,
+    limits=(f"days × samples_per_day must be at most {MAX_SAMPLES:,}.",),
     main_param="drift_per_day",
 )
