@@ -312,4 +312,6 @@ def shed_response(request: HttpRequest, exc: Shed) -> HttpResponse:
         resp = HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
     resp["Retry-After"] = str(exc.retry_after)
     resp["Cache-Control"] = "no-store"
+    # Logged above at INFO: under overload an ERROR per refusal would flood the logs.
+    resp._has_been_logged = True  # type: ignore[attr-defined]
     return resp

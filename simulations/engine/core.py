@@ -139,6 +139,8 @@ class Simulation[P, F]:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names) or "seed" in names:
             raise TypeError(f"simulation {self.slug}: parameter names must be unique, not seed")
+        if sum(p.sample_size for p in self.params) > 1:
+            raise TypeError(f"simulation {self.slug}: at most one parameter is the sample size")
         if self.params_type is None:
             # Deprecated path for models not yet typed: an untyped dataclass.
             fields = [(p.name, Any) for p in self.params]
@@ -146,8 +148,6 @@ class Simulation[P, F]:
             object.__setattr__(self, "params_type", cls)
         else:
             check_params_type(self.slug, self.params, self.params_type)
-        if sum(p.sample_size for p in self.params) > 1:
-            raise TypeError(f"simulation {self.slug}: at most one parameter is the sample size")
         if not self.main_param:
             object.__setattr__(self, "main_param", self.params[0].name)
         if self.main_param not in names:

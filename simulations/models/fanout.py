@@ -192,7 +192,8 @@ def simulate(p: Any, seed: int) -> _Outcome:
     # At load 0 requests never meet: space them further apart than any call can take.
     # A gap longer than IDLE_GAP_MS is as idle as IDLE_GAP_MS; capping it keeps the clock
     # small enough that float64 still resolves a millisecond at vanishing loads.
-    gaps = np.minimum(gaps / rate, IDLE_GAP_MS) if rate > 0 else np.full(n, IDLE_GAP_MS)
+    with np.errstate(over="ignore"):  # a gap of inf ms is capped like any other
+        gaps = np.minimum(gaps / rate, IDLE_GAP_MS) if rate > 0 else np.full(n, IDLE_GAP_MS)
 
     env = simpy.Environment()
     backends = _Backends(shards)
