@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy
+.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy loadtest
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ format: install  ## ruff format + import order
 bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) python manage.py bench
+
+loadtest: static  ## Locust: a class of 25 and a 50 req/s overload (BASELINE=1: before); writes docs/loadtest.md, docs/capacity.md
+	$(UV) sync --frozen --group load
+	$(RUN) python scripts/loadtest/run.py $(if $(BASELINE),--baseline)
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
 	$(RUN) python scripts/vendor.py --fetch

@@ -8,7 +8,8 @@ What is bounded, per process:
 
 Beyond those bounds a request gets a cheap 503 with `Retry-After`. Before refusing, an
 interactive request (a page or a slider move, never a data export) is *degraded*: under
-pressure it runs a quicker, smaller sample (`Simulation.quick`), labelled as a preview
+pressure (runs in flight or waiting, or so within the last `BROWNOUT_MS`) it runs a
+quicker, smaller sample (`Simulation.quick`), labelled as a preview
 with its wider confidence interval, and cached apart from the full result.
 
 Per client (REMOTE_ADDR, or the proxy's X-Forwarded-For when MONOGRAPH_BEHIND_PROXY is on),
@@ -62,8 +63,9 @@ class Config:
 
     enabled: bool = True
     max_runs: int = 2
-    max_queue: int = 4
+    max_queue: int = 16
     max_wait_s: float = 0.5
+    brownout_s: float = 2.0
     deadline_s: float = 1.0
     degrade: bool = True
     rate_window_s: int = 10
@@ -107,10 +109,18 @@ class Gate:
         self.running = 0
         self.full_running = 0
         self.waiting = 0
+        self.pressed_at = -math.inf
 
-    def pressure(self) -> bool:
-        """Someone is already computing or waiting: a newcomer should not run the full sample."""
-        return self.running > 0 or self.waiting > 0
+    def pressure(self, cfg: Config) -> bool:
+        """Someone is computing or waiting, or was within the last `brownout_s`: a newcomer
+        should not start a full sample. The memory keeps a busy spell from flapping between
+        full runs (which slow everyone) and previews, one request at a time."""
+        now = time.monotonic()
+        with self._cond:
+            if self.running > 0 or self.waiting > 0:
+                self.pressed_at = now
+                return True
+            return now - self.pressed_at < cfg.brownout_s
 
     @contextlib.contextmanager
     def enter(self, cfg: Config, deadline: float, full: bool) -> Iterator[None]:
@@ -219,10 +229,10 @@ def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
         return
     _check_run_budget(ticket, cfg)
     quick = None
-    if cfg.degrade and ticket.interactive and GATE.pressure():
+    if cfg.degrade and ticket.interactive and GATE.pressure(cfg):
         quick = sim.quick(params)
-    start = time.perf_counter()
     with GATE.enter(cfg, ticket.deadline, full=quick is None):
+        start = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
         ticket.holding = True
         try:
             if quick is not None:
@@ -230,7 +240,7 @@ def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
             yield quick
         finally:
             ticket.holding = False
-            _used("run", ticket.client, cfg, max(1, round((time.perf_counter() - start) * 1000)))
+            _used("run", ticket.client, cfg, max(1, round((time.thread_time() - start) * 1000)))
 
 
 @contextlib.contextmanager

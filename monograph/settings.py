@@ -236,8 +236,9 @@ def env_int(name: str, default: int) -> int:
 ADMISSION = {
     "enabled": env_bool("MONOGRAPH_ADMISSION", True),
     "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
-    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 4),
+    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
     "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 500) / 1000,
+    "brownout_s": env_int("MONOGRAPH_BROWNOUT_MS", 2000) / 1000,
     "deadline_s": env_int("MONOGRAPH_DEADLINE_MS", 1000) / 1000,
     "degrade": env_bool("MONOGRAPH_DEGRADE", True),
     "rate_window_s": env_int("MONOGRAPH_RATE_WINDOW_S", 10),

@@ -87,6 +87,16 @@ def test_under_pressure_a_slider_move_gets_a_labelled_quick_preview(client, limi
     assert "requests=2000" in resp["HX-Replace-Url"]
 
 
+def test_previews_continue_for_the_brownout_after_a_busy_spell(client, limits):
+    limits(max_runs=2, brownout_s=60.0)
+    with busy_gate():  # a newcomer meets a busy gate…
+        assert client.get("/simulations/fanout/figure?seed=19", HTTP_HX_REQUEST="true"
+                          ).status_code == 200
+    # …so the next one gets a preview too, though the gate is idle again.
+    text = client.get("/simulations/fanout/figure?seed=20", HTTP_HX_REQUEST="true").content
+    assert b'class="preview-note"' in text
+
+
 def test_a_quick_preview_is_never_cached_as_the_full_result(client, limits):
     limits(max_runs=2)
     with busy_gate():
