@@ -111,8 +111,8 @@ def analyse(log: Path, seconds: int) -> dict:
 
 def table(name: str, a: dict, extra: dict[str, float]) -> str:
     previews = sum(v for k, v in extra.items() if k.startswith("monograph_degraded"))
-    reasons = ", ".join(f"{k.split('reason=')[1].strip('}\"')}: {v:.0f}"
-                        for k, v in sorted(extra.items()) if "reason=" in k) or "none"
+    reasons = ", ".join(f"{m[2]} {m[1]}: {v:.0f}" for k, v in sorted(extra.items())
+                        if (m := re.search(r'reason="([^"]+)",status="(\d+)"', k))) or "none"
     lines = [
         f"#### {name}",
         "",
@@ -131,8 +131,8 @@ def table(name: str, a: dict, extra: dict[str, float]) -> str:
         "| seconds | requests | p50 | p95 |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {b}–{b + 10} | {n} | {p50:.0f} ms | {p95:.0f} ms |"
-              for b, n, p50, p95 in a["buckets"]]
+    lines += [f"| {b}–{b + 10} | {n} | {p50:.0f} ms | {p95:.0f} ms |" if n else
+              f"| {b}–{b + 10} | 0 | – | – |" for b, n, p50, p95 in a["buckets"]]
     return "\n".join(lines) + "\n"
 
 
@@ -164,7 +164,7 @@ def main() -> None:
     out = [f"Measured {stamp} on this machine ({cores} cores, shared with other work), "
            f"{WORKERS} gunicorn workers, Locust on the same machine. Command: "
            f"`python scripts/loadtest/run.py{' --baseline' if args.baseline else ''}`"
-           f" (`make loadtest`{' BASELINE=1' if args.baseline else ''}).\n"]
+           f" (`make loadtest{' BASELINE=1' if args.baseline else ''}`).\n"]
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
         for name, (cls, users, seconds, env) in SCENARIOS.items():
             if args.only and name != args.only:
