@@ -1,6 +1,9 @@
 """Admission control: the book's overload advice, applied to the book's own server.
 
 What is bounded, per process:
+- Requests doing Python work at once (`MAX_ACTIVE`, probes exempt): more threads than
+  that only take turns on the GIL; the rest wait their turn, for at most `MAX_WAIT_MS`.
+  A request waiting for a cold run gives its slot back, so cached hits keep flowing.
 - CPU work in flight (cold simulation runs and image renders): `MAX_RUNS` at once, of which
   at most one is a full run; `MAX_QUEUE` may wait, each for at most `MAX_WAIT_MS`.
 - A request's life: work that would start after its deadline (`DEADLINE_MS` after it
@@ -53,6 +56,8 @@ DEGRADED = Counter("monograph_degraded_runs_total",
 
 # Routes a reader drives interactively: these may get a labelled quick preview.
 INTERACTIVE = frozenset({"figure", "chapter", "lab", "embed"})
+# Probes and metrics answer even when every request slot is taken.
+UNGATED = frozenset({"healthz", "readyz", "metrics"})
 # Routes whose every request counts against the client's export allowance.
 EXPORTS = frozenset({"result_json", "result_csv", "result_svg", "result_png"})
 
@@ -63,6 +68,7 @@ class Config:
 
     enabled: bool = True
     max_runs: int = 2
+    max_active: int = 4
     max_queue: int = 16
     max_wait_s: float = 0.5
     brownout_s: float = 2.0
@@ -95,12 +101,47 @@ class Ticket:
     deadline: float  # time.monotonic()
     interactive: bool
     holding: bool = False  # inside the gate already (an image render re-running its result)
+    lane: Lane | None = None  # the request slot it holds, if any (released to wait for runs)
+
+    def leave_lane(self) -> None:
+        if self.lane is not None:
+            self.lane.release()
+            self.lane = None
 
 
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("admission", default=None)
 
 
-# -- the per-process gate ---------------------------------------------------------------
+# -- per-process limits -----------------------------------------------------------------
+class Lane:
+    """At most `size` requests doing Python work at once in this process, first come first
+    served; a request that cannot get a slot within its wait is shed. Threads beyond this
+    would only take turns on the GIL, making every request slower (measured: docs/loadtest.md)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.active = 0
+
+    def acquire(self, cfg: Config, deadline: float) -> None:
+        with self._cond:
+            until = min(time.monotonic() + cfg.max_wait_s, deadline)
+            while self.active >= cfg.max_active:
+                left = until - time.monotonic()
+                if left <= 0:
+                    raise Shed(503, "busy", cfg.retry_after_s,
+                               "The server is busy. Retry shortly.")
+                self._cond.wait(left)
+            self.active += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self.active -= 1
+            self._cond.notify()
+
+
+LANE = Lane()
+
+
 class Gate:
     """A counting gate for CPU work with a bounded, time-limited wait and one full-run lane."""
 
@@ -231,6 +272,7 @@ def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
     quick = None
     if cfg.degrade and ticket.interactive and GATE.pressure(cfg):
         quick = sim.quick(params)
+    ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
     with GATE.enter(cfg, ticket.deadline, full=quick is None):
         start = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
         ticket.holding = True
@@ -250,6 +292,7 @@ def heavy_work() -> Iterator[None]:
     if ticket is None or not cfg.enabled or ticket.holding:
         yield
         return
+    ticket.leave_lane()
     with GATE.enter(cfg, ticket.deadline, full=True):
         ticket.holding = True
         try:
@@ -290,6 +333,7 @@ class AdmissionMiddleware:
         try:
             return self.get_response(request)
         finally:
+            ticket.leave_lane()
             _ticket.reset(token)
 
     def process_view(self, request: HttpRequest, view: Any, args: Any, kwargs: Any
@@ -299,11 +343,15 @@ class AdmissionMiddleware:
             return None
         name = _route_name(request)
         ticket.interactive = name in INTERACTIVE
-        if cfg.enabled and name in EXPORTS:
-            try:
+        if not cfg.enabled or name in UNGATED:
+            return None
+        try:
+            if name in EXPORTS:
                 _check_exports(ticket, cfg)
-            except Shed as exc:
-                return shed_response(request, exc)
+            LANE.acquire(cfg, ticket.deadline)
+            ticket.lane = LANE
+        except Shed as exc:
+            return shed_response(request, exc)
         return None
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -236,6 +236,7 @@ def env_int(name: str, default: int) -> int:
 ADMISSION = {
     "enabled": env_bool("MONOGRAPH_ADMISSION", True),
     "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
+    "max_active": env_int("MONOGRAPH_MAX_ACTIVE", 4),
     "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
     "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 500) / 1000,
     "brownout_s": env_int("MONOGRAPH_BROWNOUT_MS", 2000) / 1000,
@@ -245,7 +246,8 @@ ADMISSION = {
     "rate_run_ms": env_int("MONOGRAPH_RATE_RUN_MS", 6000),
     "rate_exports": env_int("MONOGRAPH_RATE_EXPORTS", 30),
 }
-if min(ADMISSION["max_runs"], ADMISSION["rate_window_s"]) < 1:
-    raise ImproperlyConfigured("MONOGRAPH_MAX_RUNS and MONOGRAPH_RATE_WINDOW_S must be at least 1")
+if min(ADMISSION["max_runs"], ADMISSION["max_active"], ADMISSION["rate_window_s"]) < 1:
+    raise ImproperlyConfigured("MONOGRAPH_MAX_RUNS, MONOGRAPH_MAX_ACTIVE and "
+                               "MONOGRAPH_RATE_WINDOW_S must be at least 1")
 # Client addresses for rate limits: the proxy's X-Forwarded-For only when one is in front.
 ADMISSION_BEHIND_PROXY = env_bool("MONOGRAPH_BEHIND_PROXY", PRODUCTION)

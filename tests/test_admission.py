@@ -49,6 +49,38 @@ def test_a_run_that_cannot_start_within_the_wait_is_shed(client, limits):
     assert resp.status_code == 503 and resp.json()["reason"] == "wait_timeout"
 
 
+def test_requests_beyond_the_active_slots_wait_then_get_a_503_but_probes_answer(client, limits):
+    limits(max_active=1, max_wait_s=0.05)
+    cfg = admission.Config.current()
+    admission.LANE.acquire(cfg, time.monotonic() + 60)  # another request is being served
+    try:
+        resp = client.get("/")
+        assert resp.status_code == 503 and resp["Retry-After"]
+        assert client.get("/healthz").status_code == 200
+    finally:
+        admission.LANE.release()
+    assert client.get("/").status_code == 200
+
+
+def test_a_request_waiting_for_a_cold_run_gives_its_slot_to_cached_hits(client, limits):
+    assert client.get("/simulations/fanout.json?seed=23").status_code == 200  # now cached
+    limits(max_active=1, max_runs=1, max_queue=4, max_wait_s=5.0)
+    import threading
+
+    from django.test import Client
+
+    with busy_gate():  # its own client: test clients are not shared between threads
+        waiting = threading.Thread(target=Client().get, args=("/simulations/drift.json?seed=24",))
+        waiting.start()
+        for _ in range(200):  # until it waits at the gate (not a timing assertion)
+            if admission.GATE.waiting:
+                break
+            time.sleep(0.01)
+        assert admission.GATE.waiting == 1
+        assert client.get("/simulations/fanout.json?seed=23").status_code == 200
+    waiting.join(timeout=30)
+
+
 def test_work_whose_deadline_has_passed_is_dropped_before_it_starts(client, limits):
     limits(deadline_s=0.0)
     resp = client.get("/simulations/fanout.json?seed=13")
