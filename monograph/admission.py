@@ -21,8 +21,9 @@ through the Django cache so that every process and replica sharing it counts tog
 - data exports and images (`RATE_EXPORTS` per window),
 beyond which it gets a 429 with `Retry-After`.
 
-Cheap paths never meet the gate: static files, probes, pages whose figure is cached,
-cached results. Only a cache miss asks for admission (`sims.run` and `images.render`).
+Cheap paths never meet the run gate: static files and probes meet nothing; pages whose
+figure is cached and cached results take a request slot for a few milliseconds. Only a
+cache miss asks for a run slot (`sims.run` and `images.render`).
 """
 
 from __future__ import annotations
