@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from monograph import localserver
+from devtools import localserver
 
 TRICKLE_LINES = 6  # header lines per slow connection, one a second
 PROBE_TIMEOUT_S = 4  # a probe stuck behind the slow clients would wait ≥ TRICKLE_LINES s

@@ -2,9 +2,9 @@
 with Locust against the real gunicorn (started as `make run` starts it, on a free local
 port), then written to docs/loadtest.md and docs/capacity.md.
 
-    python scripts/loadtest/run.py                # the configuration as shipped
-    python scripts/loadtest/run.py --baseline     # before: no admission control, 1 thread
-    python scripts/loadtest/run.py --quick        # 20 s runs, to try the tooling
+    python -m devtools.loadtest                # the configuration as shipped
+    python -m devtools.loadtest --baseline     # before: no admission control, 1 thread
+    python -m devtools.loadtest --quick        # 20 s runs, to try the tooling
 
 Bounded: at most 100 users, 60 s per scenario, localhost only. Not part of `make test`.
 """
@@ -23,8 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monograph.settings")
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 WORKERS = 2
@@ -45,7 +44,7 @@ def server(env: dict[str, str]):
     import django
 
     django.setup()
-    from monograph import localserver
+    from devtools import localserver
 
     saved = dict(os.environ)
     os.environ.update(env)
@@ -163,7 +162,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     out = [f"Measured {stamp} on this machine ({cores} cores, shared with other work), "
            f"{WORKERS} gunicorn workers, Locust on the same machine. Command: "
-           f"`python scripts/loadtest/run.py{' --baseline' if args.baseline else ''}`"
+           f"`python -m devtools.loadtest{' --baseline' if args.baseline else ''}`"
            f" (`make loadtest{' BASELINE=1' if args.baseline else ''}`).\n"]
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
         for name, (cls, users, seconds, env) in SCENARIOS.items():

@@ -1,4 +1,4 @@
-"""Locust scenarios for `make loadtest` (driven by scripts/loadtest/run.py, localhost only).
+"""Locust scenarios for `make loadtest` (driven by devtools/loadtest.py, localhost only).
 
 The driver names the user class to run:
 - classroom: a participant moves the fan-out slider twice a second; like htmx's
