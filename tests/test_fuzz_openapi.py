@@ -10,6 +10,7 @@ operation, derandomised so CI sees the same inputs every run (about 20 s of CPU)
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 import simulations
 
 EXAMPLES = 12
+RESULT_PATH = re.compile(r"^/simulations/([a-z0-9-]+)\.json$")
 
 
 def _spec() -> dict:
@@ -64,8 +66,9 @@ def _query(op: dict, valid_only: bool) -> st.SearchStrategy[dict[str, str]]:
 
 
 def _operations() -> list[tuple[str, dict]]:
+    # A simulation's result; .csv/.svg/.png share its parser and its run.
     return sorted((path, item["get"]) for path, item in _spec()["paths"].items()
-                  if path.endswith(".json"))  # .csv/.svg/.png share the parser and the run
+                  if RESULT_PATH.match(path))
 
 
 OPERATIONS = _operations()
@@ -73,8 +76,7 @@ OPERATIONS = _operations()
 
 def _check(client: Client, path: str, query: dict[str, str], valid_only: bool) -> None:
     resp = client.get(path, query)
-    slug = path.rsplit("/", 1)[1].split(".")[0]
-    sim = simulations.get(slug)
+    sim = simulations.get(RESULT_PATH.match(path)[1])
     assert resp.status_code < 500, (path, query, resp.content[:500])
     if resp.status_code >= 400:
         body = resp.json()

@@ -134,6 +134,9 @@ class Simulation[P, F]:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names) or "seed" in names:
             raise TypeError(f"simulation {self.slug}: parameter names must be unique, not seed")
+        if self.check is not None and not self.limits:
+            raise TypeError(f"simulation {self.slug}: a check needs its limits in words "
+                            "(limits=...), for the API description")
         if sum(p.sample_size for p in self.params) > 1:
             raise TypeError(f"simulation {self.slug}: at most one parameter is the sample size")
         check_params_type(self.slug, self.params, self.params_type)
