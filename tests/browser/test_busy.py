@@ -11,7 +11,7 @@ SLUG = "fanout"
 
 
 def test_a_503_keeps_the_last_chart_says_busy_and_retries_after_retry_after(page, figures, watch):
-    watch.allow_console("status of 503")
+    watch.allow_console(r"status of 503|Response Status Error Code 503")  # the shed move, logged
     figures.open(page, f"/simulations/{SLUG}/", SLUG)
     chart = page.locator(f"#chart-{SLUG}")
     drawn = chart.get_attribute("data-drawn")
