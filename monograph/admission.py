@@ -115,8 +115,8 @@ _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("admissi
 
 # -- per-process limits -----------------------------------------------------------------
 class Lane:
-    """At most `size` requests doing Python work at once in this process, first come first
-    served; a request that cannot get a slot within its wait is shed. Threads beyond this
+    """At most `max_active` requests doing Python work at once in this process, in about the
+    order they came; a request that cannot get a slot within its wait is shed. Threads beyond this
     would only take turns on the GIL, making every request slower (measured: docs/loadtest.md)."""
 
     def __init__(self) -> None:
