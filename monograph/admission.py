@@ -59,6 +59,10 @@ DEGRADED = Counter("monograph_degraded_runs_total",
 INTERACTIVE = frozenset({"figure", "chapter", "lab", "embed"})
 # Probes and metrics answer even when every request slot is taken.
 UNGATED = frozenset({"healthz", "readyz", "metrics"})
+# Routes that budget their own runs (a sweep has its own deadline and caches each point):
+# their runs are not gated one by one, or a sweep would be cut off at the first deadline.
+SELF_BUDGETED = frozenset({"sweep_page", "sweep_embed", "sweep_json", "sweep_csv",
+                           "sweep_svg", "sweep_png"})
 # Routes whose every request counts against the client's export allowance.
 EXPORTS = frozenset({"result_json", "result_csv", "result_svg", "result_png"})
 
@@ -344,6 +348,7 @@ class AdmissionMiddleware:
             return None
         name = _route_name(request)
         ticket.interactive = name in INTERACTIVE
+        ticket.holding = name in SELF_BUDGETED
         if not cfg.enabled or name in UNGATED:
             return None
         try:

@@ -17,7 +17,7 @@ CONTENT = Path(settings.BASE_DIR) / "content"
 BOOK = load_book(CONTENT)
 CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduction"]
 
-# BRIEF.md: four parts, the chapters, an introduction and a checklist.
+# The book's plan (content/book.yaml): four parts, the chapters, an introduction and a checklist.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
             "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
             "checklist"]
