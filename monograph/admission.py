@@ -64,7 +64,8 @@ UNGATED = frozenset({"healthz", "readyz", "metrics"})
 SELF_BUDGETED = frozenset({"sweep_page", "sweep_embed", "sweep_json", "sweep_csv",
                            "sweep_svg", "sweep_png"})
 # Routes whose every request counts against the client's export allowance.
-EXPORTS = frozenset({"result_json", "result_csv", "result_svg", "result_png"})
+EXPORTS = frozenset({"result_json", "result_csv", "result_svg", "result_png",
+                     "sweep_json", "sweep_csv", "sweep_svg", "sweep_png"})
 
 
 @dataclass(frozen=True)
