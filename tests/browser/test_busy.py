@@ -25,7 +25,8 @@ def test_a_503_keeps_the_last_chart_says_busy_and_retries_after_retry_after(page
         else:
             route.fallback()
 
-    page.route(f"**/simulations/{SLUG}/figure?*", once_busy)
+    # A slider move fetches the page's result partial: the page URL with the new query.
+    page.route(lambda url: f"/simulations/{SLUG}/?" in url, once_busy)
     before = figures.probe(page)
     slider = page.locator(f"#sl-{SLUG}-fanout")
     slider.focus()
