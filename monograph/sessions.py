@@ -37,6 +37,7 @@ import simulations
 
 from . import content, guides, sims
 from .checklist_markdown import task_lines
+from .statuses import accepts
 
 LIVE_TTL_S = 4 * 3600  # a room expires four hours after its last change
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed on a phone
@@ -233,6 +234,7 @@ def _public_state(code: str, room: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- live rooms: views ----------------------------------------------------------------------------
+@accepts("POST")
 @csrf_exempt  # no cookies anywhere: the facilitator's key travels in a header
 @require_POST
 def live_create(request: HttpRequest, slug: str) -> HttpResponse:
@@ -284,6 +286,7 @@ def live_follow(request: HttpRequest, code: str) -> HttpResponse:
     })
 
 
+@accepts("POST")
 @csrf_exempt  # state reads are GETs; the drive is authorised by the key header, not cookies
 @require_http_methods(["GET", "HEAD", "POST"])
 def live_state(request: HttpRequest, code: str) -> HttpResponse:
@@ -324,6 +327,7 @@ def live_state(request: HttpRequest, code: str) -> HttpResponse:
     return resp
 
 
+@accepts("POST")
 @csrf_exempt  # anonymous, bounded, rate-limited: nothing a forged request could steal
 @require_POST
 def live_predict(request: HttpRequest, code: str) -> JsonResponse:

@@ -113,11 +113,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "monograph.middleware.prometheus",
     "monograph.ops.probes",  # before anything reads the Host header
+    "monograph.statuses.methods",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "monograph.admission.AdmissionMiddleware",
 ]
 
 ROOT_URLCONF = "monograph.urls"
@@ -291,3 +293,30 @@ SIMULATION_IMAGES = env_bool("MONOGRAPH_IMAGES", True)
 
 # Sent on every response by monograph.middleware.request_id.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Admission control and per-client rate limits (monograph/admission.py; README's table).
+def env_int(name: str, default: int) -> int:
+    raw = env(name, str(default))
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number ≥ 0 (got {raw!r})")
+    return int(raw)
+
+
+ADMISSION = {
+    "enabled": env_bool("MONOGRAPH_ADMISSION", True),
+    "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
+    "max_active": env_int("MONOGRAPH_MAX_ACTIVE", 4),
+    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
+    "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 500) / 1000,
+    "brownout_s": env_int("MONOGRAPH_BROWNOUT_MS", 2000) / 1000,
+    "deadline_s": env_int("MONOGRAPH_DEADLINE_MS", 1000) / 1000,
+    "degrade": env_bool("MONOGRAPH_DEGRADE", True),
+    "rate_window_s": env_int("MONOGRAPH_RATE_WINDOW_S", 10),
+    "rate_run_ms": env_int("MONOGRAPH_RATE_RUN_MS", 6000),
+    "rate_exports": env_int("MONOGRAPH_RATE_EXPORTS", 30),
+}
+if min(ADMISSION["max_runs"], ADMISSION["max_active"], ADMISSION["rate_window_s"]) < 1:
+    raise ImproperlyConfigured("MONOGRAPH_MAX_RUNS, MONOGRAPH_MAX_ACTIVE and "
+                               "MONOGRAPH_RATE_WINDOW_S must be at least 1")
+# Client addresses for rate limits: the proxy's X-Forwarded-For only when one is in front.
+ADMISSION_BEHIND_PROXY = env_bool("MONOGRAPH_BEHIND_PROXY", PRODUCTION)

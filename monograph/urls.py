@@ -42,5 +42,5 @@ urlpatterns = [
     path("metrics", ops.prometheus_metrics, name="metrics"),
 ]
 
-handler404 = "monograph.views.not_found"
+handler404 = "monograph.statuses.not_found"
 handler500 = "monograph.views.server_error"
