@@ -23,7 +23,7 @@ from django_htmx.http import replace_url, reswap, retarget
 import simulations
 from simulations import ParamError, Simulation
 
-from . import content, images, metrics, openapi, sims
+from . import content, images, livenumbers, metrics, openapi, sims
 from .version import version
 
 log = logging.getLogger("monograph")
@@ -73,7 +73,7 @@ def _figure_context(state: sims.State, page_url: str,
         **_result_context(state, page_url),
         "state": state,
         "controls": sims.controls(state),
-        "caption": (source.figure_caption if source else "") or sim.caption,
+        "caption": _caption(source) or sim.caption,
         "presets": [{"label": p.label, "query": urlencode(p.query), "active": p.query == query}
                     for p in (source.presets if source else ())],
         "chapter": chapter,
@@ -84,6 +84,19 @@ def _figure_context(state: sims.State, page_url: str,
         # Errors about names the simulation does not declare have no control to sit by.
         "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
+
+
+def _caption(page: content.Page | None) -> str:
+    """The chapter's caption, its live numbers filled in (linked to the chapter's figure)."""
+    if page is None or not page.caption_html:
+        return ""
+    return livenumbers.fill(page.caption_html, page.live, page.url)
+
+
+def _body(page: content.Page) -> dict[str, str]:
+    """The page's text around the figure, its live numbers filled in from the cached runs."""
+    return {"body_before": livenumbers.fill(page.html_before, page.live, page.url),
+            "body_after": livenumbers.fill(page.html_after, page.live, page.url)}
 
 
 def _page_figure(request: HttpRequest, sim: Simulation, page_url: str,
@@ -114,7 +127,7 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("checklist", permanent=True)
     prev, nxt = book.neighbours(page)
     ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
-                           "part": book.part(page.part)}
+                           "part": book.part(page.part), **_body(page)}
     status = 200
     if page.simulation:
         sim = _sim_or_404(page.simulation)
@@ -133,7 +146,7 @@ def checklist(request: HttpRequest) -> TemplateResponse:
     prev, nxt = book.neighbours(page)
     return TemplateResponse(request, "checklist.html", {
         "page": page, "groups": groups, "prev": prev, "next": nxt,
-        "total": sum(len(items) for _, items in groups),
+        "total": sum(len(items) for _, items in groups), **_body(page),
     })
 
 

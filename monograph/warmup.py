@@ -14,16 +14,18 @@ from django.http import QueryDict
 
 import simulations
 
-from . import content, sims
+from . import content, livenumbers, sims
 
 log = logging.getLogger("monograph")
 
 
 def warm() -> None:
-    """Parse the content and run each simulation once at its defaults."""
+    """Parse the content, run each simulation once at its defaults, and every live number's
+    setting, so no reader waits for a run the text quotes."""
     start = time.perf_counter()
-    content.book()
+    book = content.book()
     for sim in simulations.registry().values():
         sims.run(sims.resolve_strict(sim, QueryDict()))
-    log.info("warmed up in %.0f ms (%d simulations)", (time.perf_counter() - start) * 1000,
-             len(simulations.registry()))
+    settings = livenumbers.warm(n for page in book.pages for n in page.live)
+    log.info("warmed up in %.0f ms (%d simulations, %d live-number settings)",
+             (time.perf_counter() - start) * 1000, len(simulations.registry()), settings)
