@@ -246,7 +246,7 @@ def _runs(numbers: Iterable[LiveNumber]) -> dict[tuple[str, str], dict[str, Any]
     for n in numbers:
         key = (n.sim, urlencode(n.query))
         if key not in out:
-            out[key] = sims.run(sims.State(n.simulation, n.params, n.seed))
+            out[key] = {"metrics": sims.run_metrics(sims.State(n.simulation, n.params, n.seed))}
     return out
 
 
