@@ -29,7 +29,7 @@ WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURE_MARKER = "[[figure]]"
 _FIGURE_TOKEN = "<p>MONOGRAPH-FIGURE-SLOT</p>"
-KINDS = ("chapter", "checklist")
+KINDS = ("chapter", "checklist", "page")  # page: standalone, no exercises or figure
 FIELDS = {"title", "slug", "part", "order", "summary", "kind", "simulation",
           "planned_simulation", "figure_caption", "presets"}
 
