@@ -157,6 +157,17 @@ def test_data_contracts_exposure_follows_detection_without_a_contract_and_not_wi
     assert value("data-contracts", f"rows_held_back {trickle}") > 0
 
 
+# -- launch gates ------------------------------------------------------------------------------
+def test_launch_gates_skipping_gates_leads_at_first_and_falls_behind_for_good():
+    """'Seeds 1 to 10 put the day between 6 and 23; the ending holds.'"""
+    preset = 'preset="Every gate, small batches"'
+    for seed in range(1, 11):
+        day = value("launch-gates", f"crossover_day {preset} seed={seed}")
+        assert day is not None and 6 <= day <= 23, (seed, day)
+        assert value("launch-gates", f"delivered_changes {preset} seed={seed}") > value(
+            "launch-gates", f"delivered_no_gates {preset} seed={seed}")
+
+
 # -- every exercise answer is checked -----------------------------------------------------------
 _ANSWER = re.compile(r'^\?\?\? answer.*\n((?:(?: {4}.*)?\n)+)', re.M)
 

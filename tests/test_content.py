@@ -17,10 +17,10 @@ CONTENT = Path(settings.BASE_DIR) / "content"
 BOOK = load_book(CONTENT)
 CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduction"]
 
-# Four parts, ten chapters, an introduction, a checklist and an about page.
+# Four parts, the chapters, an introduction, a checklist and an about page.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
-            "resilience", "observability", "drift", "deployment", "ownership", "checklist",
-            "about"]
+            "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
+            "checklist", "about"]
 
 
 def test_the_book_has_its_pages_in_order():
