@@ -19,6 +19,7 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -107,6 +108,10 @@ class LiveNumber:
     @property
     def query(self) -> dict[str, str]:
         return self.simulation.to_query(self.params, self.seed)
+
+    @cached_property
+    def querystring(self) -> str:
+        return urlencode(self.query)
 
     def pick(self, payload: Mapping[str, Any]) -> tuple[Any, str]:
         """The number this expression names, from a run's public result, and its unit."""
@@ -238,15 +243,23 @@ def tokens_in(text: str) -> list[int]:
 
 
 # -- rendering ------------------------------------------------------------------------------
+# The metrics of each setting the text quotes, remembered for the process: a run is
+# deterministic for a version, parameters and seed, and the version is fixed per process.
+_SEEN: dict[tuple[str, str], dict[str, Any]] = {}
+
+
 def _runs(numbers: Iterable[LiveNumber]) -> dict[tuple[str, str], dict[str, Any]]:
     """One cached run per distinct setting (sims.run: the path the figures use)."""
     from . import sims
 
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for n in numbers:
-        key = (n.sim, urlencode(n.query))
+        key = (n.sim, n.querystring)
         if key not in out:
-            out[key] = {"metrics": sims.run_metrics(sims.State(n.simulation, n.params, n.seed))}
+            if key not in _SEEN:
+                state = sims.State(n.simulation, n.params, n.seed)
+                _SEEN[key] = {"metrics": sims.run(state)["metrics"]}
+            out[key] = _SEEN[key]
     return out
 
 
@@ -254,12 +267,12 @@ def values(numbers: Iterable[LiveNumber]) -> list[Any]:
     """Each number's value (tests compare them with what the prose claims)."""
     numbers = list(numbers)
     runs = _runs(numbers)
-    return [n.pick(runs[(n.sim, urlencode(n.query))])[0] for n in numbers]
+    return [n.pick(runs[(n.sim, n.querystring)])[0] for n in numbers]
 
 
 def href(n: LiveNumber, page_url: str) -> str:
     base = page_url if n.on_page_figure else reverse("lab", kwargs={"sim": n.sim})
-    return f"{base}?{urlencode(n.query)}#fig-{n.sim}"
+    return f"{base}?{n.querystring}#fig-{n.sim}"
 
 
 def fill(html: str, numbers: tuple[LiveNumber, ...], page_url: str) -> SafeString:
@@ -271,7 +284,7 @@ def fill(html: str, numbers: tuple[LiveNumber, ...], page_url: str) -> SafeStrin
 
     def replace(match: re.Match[str]) -> str:
         n = numbers[int(match.group(1))]
-        payload = runs[(n.sim, urlencode(n.query))]
+        payload = runs[(n.sim, n.querystring)]
         value, unit = n.pick(payload)
         label = payload["metrics"][n.metric]["label"]
         where = f"preset “{n.preset}”" if n.preset else "these settings"

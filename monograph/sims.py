@@ -155,27 +155,6 @@ def run(state: State) -> dict[str, Any]:
     return {**payload, "cached": False}
 
 
-_METRICS_MEMO: dict[str, dict[str, Any]] = {}
-_METRICS_MEMO_SIZE = 1024
-
-
-def run_metrics(state: State) -> dict[str, Any]:
-    """Just the metrics of a run (what the text quotes), without unpickling the figure.
-
-    A run is deterministic for a version, parameters and seed (the cache key), so its
-    metrics are remembered in-process once `run` has produced them; the first call for a
-    setting goes through `run` and its cache like any other.
-    """
-    key = _key(state)
-    hit = _METRICS_MEMO.get(key)
-    if hit is None:
-        hit = run(state)["metrics"]
-        if len(_METRICS_MEMO) >= _METRICS_MEMO_SIZE:
-            _METRICS_MEMO.pop(next(iter(_METRICS_MEMO)))
-        _METRICS_MEMO[key] = hit
-    return hit
-
-
 def public_json(payload: dict[str, Any]) -> dict[str, Any]:
     """The result as documented in PRODUCT.md (no internal fields)."""
     return {k: v for k, v in payload.items() if k not in ("figure_json",)}
