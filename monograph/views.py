@@ -75,7 +75,7 @@ def _figure_context(state: sims.State, page_url: str,
         **_result_context(state, page_url),
         "state": state,
         "controls": sims.controls(state),
-        "caption": _caption(source) or sim.caption,
+        "caption": _caption(source),
         "presets": [{"label": p.label, "query": urlencode(p.query), "active": p.query == query}
                     for p in (source.presets if source else ())],
         "chapter": chapter,
