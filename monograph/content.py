@@ -23,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 import simulations
 from simulations import ParamError
 
-from . import livenumbers
+from . import livenumbers, sweep_embeds
 
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -80,6 +80,7 @@ class Page:
     words: int
     do_this: tuple[ChecklistItem, ...]
     path: Path
+    sweeps: tuple[Any, ...] = ()  # live sweeps placed in the body (sweep_embeds.SweepEmbed)
     # Live numbers: html_before/html_after/caption_html hold tokens that
     # livenumbers.fill() turns into values from the cached runs at render time.
     live: tuple[livenumbers.LiveNumber, ...] = ()
@@ -350,13 +351,14 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         raise ContentError(path, f"line {exc.line}", str(exc).partition(": ")[2]) from None
     live += in_caption
 
+    body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
     rendered = md.convert(_mark_musts(body).replace(FIGURE_MARKER, "\n\nMONOGRAPH-FIGURE-SLOT\n\n"))
     toc = _toc(md)
     # The checklist links back to each chapter's callout.
     rendered = rendered.replace('<div class="admonition do-this">',
                                 '<div class="admonition do-this" id="do-this">', 1)
-    rendered = _sanitise(rendered)
+    rendered = sweep_embeds.insert(_sanitise(rendered), sweeps)
     # Code blocks scroll sideways on narrow screens: keyboard users must reach them.
     rendered = rendered.replace("<pre>", '<pre tabindex="0">')
     words = _count_words(rendered.replace(_FIGURE_TOKEN, ""))
@@ -381,7 +383,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
         simulation=sim.slug if sim else None, planned_simulation=planned,
         figure_caption=caption.strip(), presets=presets, html_before=before, html_after=after,
-        toc=toc, words=words, do_this=do_this, path=path, live=tuple(live),
+        toc=toc, words=words, do_this=do_this, path=path, sweeps=sweeps, live=tuple(live),
         caption_html=caption_html,
     )
 

@@ -30,7 +30,7 @@ from django.utils.safestring import SafeString, mark_safe
 import simulations
 from simulations import ParamError, Simulation
 
-EXPRESSION = re.compile(r"(?<!\\)\{\{(.+?)\}\}", re.S)
+EXPRESSION = re.compile(r"(?<!\\)\{\{(.+?)\}\}")  # one line: line numbers stay exact
 TOKEN = re.compile(r"LIVENUM(\d{4})Z")
 FIELDS = ("value", "closed_form", "ci_low", "ci_high")
 _METRIC = re.compile(
@@ -234,7 +234,8 @@ def tokenise(text: str, first_line: int, page_sim: str | None,
     out = EXPRESSION.sub(replace, text)
     if "{{" in out.replace("\\{{", ""):
         line = first_line + out.count("\n", 0, out.index("{{"))
-        raise LiveNumberError(line, "'{{' without a closing '}}' (write \\{{ for literal braces)")
+        raise LiveNumberError(line, "'{{' without a closing '}}' on the same line (an expression "
+                                    "sits on one line; write \\{{ for literal braces)")
     return out, numbers
 
 

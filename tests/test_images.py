@@ -28,3 +28,10 @@ def test_png_export_in_the_dark_theme(client):
 
 def test_image_bad_theme_is_a_400(client):
     assert client.get("/simulations/fanout.svg?theme=neon").status_code == 400
+
+
+def test_a_sweep_exports_as_an_svg_with_its_title_and_closed_form(client):
+    resp = client.get("/simulations/fanout/sweep.svg?vary=fanout&points=4&requests=300")
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/svg+xml"
+    body = resp.content.decode()
+    assert body.lstrip().startswith("<svg") and "sweep" in body and "closed form" in body
