@@ -75,6 +75,7 @@ def test_every_simulation_is_placed_in_exactly_one_chapter():
 def test_links_between_pages_resolve():
     known = {p.url for p in BOOK.pages} | {"/", "/simulations/"}
     known |= {f"/simulations/{s}/" for s in simulations.registry()}
+    known |= {f"/simulations/{s}/sweep/" for s in simulations.registry()}
     for page in BOOK.pages:
         for href in re.findall(r'href="(/[^"#?]*)', page.html_before + page.html_after):
             if href.startswith(("/simulations/", "/api/")) and not href.endswith("/"):
