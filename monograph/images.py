@@ -11,12 +11,14 @@ import hashlib
 import logging
 import shutil
 import threading
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 
 from simulations.engine.plotting import themed
+
+from .sims import Run
+from .theme import colours
 
 log = logging.getLogger("monograph.images")
 
@@ -47,18 +49,18 @@ def _ensure_server() -> None:
     _started = True
 
 
-def render(payload: dict[str, Any], fmt: str, theme: str) -> bytes:
+def render(result: Run, fmt: str, theme: str) -> bytes:
     """The figure of a result as SVG or PNG bytes, cached."""
     key = "img:" + hashlib.sha256(
-        f"{payload['version']}|{payload['simulation']}|{payload['figure_json']}|{fmt}|{theme}"
+        f"{result.version}|{result.simulation}|{result.figure_json}|{fmt}|{theme}"
         .encode()).hexdigest()
     hit = cache.get(key)
     if hit is not None:
         return hit
-    fig = themed(payload["figure"], theme)
+    fig = themed(result.figure, colours(theme))
     lay = fig["layout"]
     if "title" not in lay:  # a standalone image needs to say what it is
-        lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
+        lay["title"] = {"text": result.title, "x": 0.02, "xanchor": "left"}
         lay["margin"] = {**lay.get("margin", {}), "t": max(lay.get("margin", {}).get("t", 0), 56)}
     with _lock:  # one Chromium tab per process: serialise
         _ensure_server()

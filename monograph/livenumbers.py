@@ -259,7 +259,7 @@ def _runs(numbers: Iterable[LiveNumber]) -> dict[tuple[str, str], dict[str, Any]
         if key not in out:
             if key not in _SEEN:
                 state = sims.State(n.simulation, n.params, n.seed)
-                _SEEN[key] = {"metrics": sims.run(state)["metrics"]}
+                _SEEN[key] = {"metrics": sims.run(state).metrics}
             out[key] = _SEEN[key]
     return out
 

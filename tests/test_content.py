@@ -17,7 +17,8 @@ CONTENT = Path(settings.BASE_DIR) / "content"
 BOOK = load_book(CONTENT)
 CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduction"]
 
-# Four parts, the chapters, an introduction, a checklist and an about page.
+# The book's plan (content/book.yaml): four parts, the chapters, an introduction, a
+# checklist and an about page.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
             "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
             "checklist", "about"]
