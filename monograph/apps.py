@@ -15,10 +15,11 @@ class MonographConfig(AppConfig):
     verbose_name = "Monograph"
 
     def ready(self) -> None:
-        from . import content
+        from . import content, guides
 
         # Refuse to start on invalid content: ContentError names the file and field.
         content.book()
+        guides.guides()
         if settings.EPHEMERAL_SECRET_KEY:
             log.warning("SECRET_KEY is not set: using an ephemeral key for this process "
                         "(fine locally; set SECRET_KEY in production)")

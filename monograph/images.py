@@ -11,6 +11,7 @@ import hashlib
 import logging
 import shutil
 import threading
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -51,16 +52,20 @@ def _ensure_server() -> None:
 
 def render(result: Run, fmt: str, theme: str) -> bytes:
     """The figure of a result as SVG or PNG bytes, cached."""
-    key = "img:" + hashlib.sha256(
-        f"{result.version}|{result.simulation}|{result.figure_json}|{fmt}|{theme}"
-        .encode()).hexdigest()
+    return render_figure(result.figure, result.title, fmt, theme,
+                         key=f"{result.version}|{result.simulation}|{result.figure_json}")
+
+
+def render_figure(figure: dict[str, Any], title: str, fmt: str, theme: str, *, key: str) -> bytes:
+    """Any figure as SVG or PNG bytes, cached under `key` (what identifies the figure)."""
+    key = "img:" + hashlib.sha256(f"{key}|{fmt}|{theme}".encode()).hexdigest()
     hit = cache.get(key)
     if hit is not None:
         return hit
-    fig = themed(result.figure, colours(theme))
+    fig = themed(figure, colours(theme))
     lay = fig["layout"]
     if "title" not in lay:  # a standalone image needs to say what it is
-        lay["title"] = {"text": result.title, "x": 0.02, "xanchor": "left"}
+        lay["title"] = {"text": title, "x": 0.02, "xanchor": "left"}
         lay["margin"] = {**lay.get("margin", {}), "t": max(lay.get("margin", {}).get("t", 0), 56)}
     with _lock:  # one Chromium tab per process: serialise
         _ensure_server()

@@ -101,7 +101,7 @@ def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozense
     spec = engine.parse_spec(sim, own, names)
     with_ci = {k for k, m in base_run["metrics"].items() if m.get("ci95")}
     points = engine.plan(sim, spec, base, seed, with_ci)
-    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run))
+    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run["metrics"]))
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def _form(sim: Simulation, state: SweepState | None, query: QueryDict) -> dict[s
                "metrics": [m for m in flat.get("metric", "").split(",") if m],
                "by": flat.get("by", ""), "by_values": flat.get("by_values", "")}
         default_run = sims.run(sims.State(sim, sim.defaults(), simulations.SEED.default)).to_json()
-        meta = engine.metric_meta(default_run)
+        meta = engine.metric_meta(default_run["metrics"])
         metric_names = list(meta)
         held_q = {k: v for k, v in flat.items()
                   if k not in engine.SWEEP_NAMES and k in {p.name for p in sim.all_params}}
@@ -380,11 +380,10 @@ def sweep_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     except SweepIncomplete as exc:
         return _busy(exc)
     body = payload(state, values, 0.0)
-    fake = {"version": body["version"], "simulation": f"{state.sim.slug}-sweep",
-            "title": body["title"], "figure": body["figure"],
-            "figure_json": json.dumps(body["figure"], separators=(",", ":"))}
+    figure_json = json.dumps(body["figure"], separators=(",", ":"))
     try:
-        data = images.render(fake, fmt, theme)
+        data = images.render_figure(body["figure"], body["title"], fmt, theme,
+                                    key=f"{body['version']}|{state.sim.slug}-sweep|{figure_json}")
     except images.ImagesUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=503)
     resp = HttpResponse(data, content_type=images.CONTENT_TYPES[fmt])

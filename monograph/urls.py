@@ -2,12 +2,26 @@
 
 from django.urls import path
 
-from . import sweeps, views
+from . import sessions, sweeps, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
     path("chapters/<slug:slug>/", views.chapter, name="chapter"),
     path("checklist/", views.checklist, name="checklist"),
+    path("chapters/<slug:slug>/session/", sessions.guide_page, name="session_guide"),
+    path("chapters/<slug:slug>/session/present/", sessions.present, name="session_present"),
+    path("chapters/<slug:slug>/session/notes/", sessions.notes, name="session_notes"),
+    path("chapters/<slug:slug>/session/live", sessions.live_create, name="live_create"),
+    path("chapters/<slug:slug>/handout/", sessions.handout, name="handout"),
+    path("chapters/<slug:slug>/handout/answers/", sessions.handout, {"answers": True},
+         name="handout_answers"),
+    path("sessions/", sessions.sessions_index, name="sessions"),
+    path("s/", sessions.live_join, name="live_join"),
+    path("s/<str:code>/", sessions.live_follow, name="live_follow"),
+    path("s/<str:code>/state.json", sessions.live_state, name="live_state"),
+    path("s/<str:code>/predict", sessions.live_predict, name="live_predict"),
+    path("s/<str:code>/predictions.json", sessions.live_predictions, name="live_predictions"),
+    path("checklist/template.md", sessions.checklist_template, name="checklist_template"),
     path("simulations/", views.gallery, name="gallery"),
     path("simulations/<slug:sim>/", views.lab, name="lab"),
     path("simulations/<slug:sim>/figure", views.figure, name="figure"),

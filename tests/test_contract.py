@@ -38,11 +38,12 @@ def _first_column(title: str, table: int = 0) -> list[str]:
 def test_every_url_is_documented_and_every_documented_url_exists():
     routes = {"/" + str(p.pattern) for p in urls.urlpatterns}
     documented = {u.replace("<sim>", "<slug:sim>").replace("<slug>", "<slug:slug>")
-                  for u in _first_column("URLs")}
+                  .replace("<code>", "<str:code>") for u in _first_column("URLs")}
     assert documented == routes, (f"undocumented: {sorted(routes - documented)}; "
                                   f"documented but gone: {sorted(documented - routes)}")
     for url in _first_column("URLs"):
-        resolve(url.replace("<sim>", "fanout").replace("<slug>", "cost"))
+        resolve(url.replace("<sim>", "fanout").replace("<slug>", "cost")
+                .replace("<code>", "ABCDEF"))
 
 
 def test_every_extra_query_parameter_is_documented_and_accepted():

@@ -104,7 +104,7 @@ def test_the_introduction_has_no_figure_and_no_plotly(client):
 
 def test_the_checklist_page_groups_items_by_chapter_with_links_back(client):
     html = client.get("/checklist/").content.decode()
-    assert 'id="copy-pr"' in html
+    assert 'id="pr-template"' in html and 'id="share-ticks"' in html
     assert html.count('type="checkbox" data-key=') >= 25
     assert 'href="/chapters/tail-latency/#do-this"' in html
     assert "/chapters/checklist/" not in html

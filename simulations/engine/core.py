@@ -230,7 +230,7 @@ def spawn_rngs(seed: int, *names: str) -> dict[str, np.random.Generator]:
 
 
 # -- running ------------------------------------------------------------------------------
-def execute(sim: Simulation, params: Any, seed: int) -> dict[str, Any]:
+def execute[P, F](sim: Simulation[P, F], params: P, seed: int) -> dict[str, Any]:
     """Run a simulation and shape the public JSON result (without version/timing)."""
     result = sim.run(params, seed)
     return {

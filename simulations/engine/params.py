@@ -203,7 +203,7 @@ class Param:
         return schema
 
 
-def check_work(params: Any, factors: tuple[str, str], limit: int) -> None:
+def check_work(params: object, factors: tuple[str, str], limit: int) -> None:
     """Refuse a run whose work (the product of two parameters) exceeds `limit`.
 
     The message names the limit and the fix: the largest value of the second factor

@@ -79,7 +79,7 @@
       chart.dispatchEvent(new CustomEvent("figure:drawn", { bubbles: true }));
     });
   }
-  // Other scripts (the sweep page) draw through the same themed path.
+  // The sweep, presenter and follow pages reuse these rather than repeat them.
   window.monograph = { draw: draw };
   function redrawAll() {
     document.querySelectorAll(".figdata").forEach(draw);
@@ -222,58 +222,6 @@
     } else { finish("Copy failed"); }
   }
 
-  /* ---- checklist ------------------------------------------------------------------ */
-  var TICKS = "checklist-ticks-v1";
-  function loadTicks() {
-    try { return JSON.parse(localStorage.getItem(TICKS) || "{}") || {}; } catch (e) { return {}; }
-  }
-  function saveTicks(t) { try { localStorage.setItem(TICKS, JSON.stringify(t)); } catch (e) { /* */ } }
-  function initChecklist() {
-    var list = document.getElementById("checklist");
-    if (!list) return;
-    var ticks = loadTicks();
-    var boxes = list.querySelectorAll("input[type=checkbox][data-key]");
-    var count = document.getElementById("tick-count");
-    function update() {
-      var n = 0;
-      boxes.forEach(function (b) { if (b.checked) n++; });
-      if (count) count.textContent = String(n);
-    }
-    boxes.forEach(function (b) {
-      b.checked = !!ticks[b.getAttribute("data-key")];
-      b.addEventListener("change", function () {
-        var t = loadTicks();
-        if (b.checked) t[b.getAttribute("data-key")] = true; else delete t[b.getAttribute("data-key")];
-        saveTicks(t);
-        update();
-      });
-    });
-    update();
-    var copy = document.getElementById("copy-pr");
-    if (copy) copy.addEventListener("click", function () {
-      var lines = ["## Pre-merge checklist", "",
-                   "_Proportionate to blast radius. **must** = required for real users, data or payments._", ""];
-      list.querySelectorAll(".checklist-group").forEach(function (g) {
-        lines.push("### " + g.getAttribute("data-title"));
-        g.querySelectorAll("li").forEach(function (li) {
-          var text = li.querySelector(".item-text").textContent.replace(/\s+/g, " ").trim();
-          var must = li.querySelector(".must") ? "**must** " : "";
-          lines.push("- [ ] " + must + text);
-        });
-        lines.push("");
-      });
-      copyText(lines.join("\n"), copy, "Copied as Markdown");
-    });
-    var clear = document.getElementById("clear-ticks");
-    if (clear) clear.addEventListener("click", function () {
-      saveTicks({});
-      boxes.forEach(function (b) { b.checked = false; });
-      update();
-    });
-    var print = document.getElementById("print-list");
-    if (print) print.addEventListener("click", function () { window.print(); });
-  }
-
   /* ---- start ---------------------------------------------------------------------- */
   document.addEventListener("DOMContentLoaded", function () {
     labelToggle();
@@ -289,6 +237,5 @@
     document.querySelectorAll("figure.sim").forEach(initFigure);
     document.body.addEventListener("htmx:afterSettle", onAfterSettle);
     redrawAll();
-    initChecklist();
   });
 })();

@@ -210,9 +210,9 @@ def test_without_javascript_the_run_button_rerenders_the_page(new_context, figur
     img = page.locator(f"#result-{slug} img.chart-img")
     assert f"{main}=" in img.get_attribute("src")
     assert page.locator(f"#chart-{slug}").is_hidden()
-    page.wait_for_function("sel => document.querySelector(sel).complete",
-                           arg=f"#result-{slug} img.chart-img", timeout=60_000)
-    assert img.evaluate("i => i.naturalWidth > 0"), "the static chart did not load"
+    # The load event waits for images (no page script runs here to poll with).
+    page.wait_for_load_state("load", timeout=60_000)
+    assert img.evaluate("i => i.complete && i.naturalWidth > 0"), "the static chart did not load"
 
 
 def test_a_pinned_run_stays_beside_the_new_one_for_comparison(page, figures):

@@ -97,20 +97,35 @@ def test_a_ticked_checklist_item_is_still_ticked_after_a_reload(page):
     assert page.inner_text("#tick-count") == "1"
 
 
-def test_copy_as_pull_request_template_puts_a_markdown_task_list_on_the_clipboard(new_context):
+def test_a_teams_ticks_travel_by_link_and_become_a_pull_request_template(new_context):
     context = new_context(permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    page.goto("/checklist/")
-    items = page.locator("#checklist li").count()
-    page.click("#copy-pr")
-    page.wait_for_function("document.getElementById('copy-pr').textContent.includes('Copied')")
-    text = page.evaluate("navigator.clipboard.readText()")
+    lead = context.new_page()
+    lead.goto("/checklist/")
+    boxes = lead.locator("#checklist input[type=checkbox]")
+    boxes.nth(0).check()
+    boxes.nth(3).check()
+    keys = [boxes.nth(i).get_attribute("data-key") for i in (0, 3)]
+    lead.click("#share-ticks")
+    lead.wait_for_selector("#checklist-message:has-text('?ticks=')")
+    link = lead.evaluate("navigator.clipboard.readText()")
+    assert link.endswith("?ticks=" + ",".join(keys))
 
-    lines = text.splitlines()
-    tasks = [line for line in lines if line.startswith("- [ ] ")]
-    assert len(tasks) == items, f"{items} items on the page, {len(tasks)} in the Markdown"
-    assert any(line.startswith("## ") for line in lines), "the template needs a heading"
-    assert any(line.startswith("- [ ] **must** ") for line in tasks), "must items are marked"
+    # A teammate in another browser (empty storage) opens the link: offered, not imposed.
+    mate = new_context().new_page()
+    mate.goto(link)
+    mate.wait_for_selector("#ticks-offer:not([hidden])")
+    assert mate.locator("#checklist input:checked").count() == 0
+    mate.click("#ticks-offer .accept")
+    assert mate.inner_text("#tick-count") == "2"
+    mate.reload()
+    assert mate.locator("#checklist input:checked").count() == 2
+
+    # The pull-request template holds only the two ticked items.
+    href = mate.locator("#pr-template").get_attribute("href")
+    text = mate.request.get(href).text()
+    tasks = [line for line in text.splitlines() if line.startswith("- [ ] ")]
+    assert len(tasks) == 2, text
+    assert text.startswith("## ")
 
 
 def test_the_watch_catches_console_errors_csp_violations_and_foreign_requests(page, watch):

@@ -1,0 +1,113 @@
+"""A whole onboarding session in real browsers: a facilitator and three participants."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SLUG = "tail-latency"
+
+
+SHOWN = "() => document.querySelector('section.step:not([hidden])').dataset.step === '{}'"
+PREDICT = "section[data-step='3'] form.predict"
+
+
+def _step_shown(page) -> int:
+    return int(page.locator("section.step:not([hidden])").get_attribute("data-step"))
+
+
+def test_a_live_session_runs_from_the_site_alone(new_context):
+    # The facilitator opens a room from the guide and lands on the presenter holding the key.
+    fac = new_context(viewport={"width": 1280, "height": 720}).new_page()
+    fac.goto(f"/chapters/{SLUG}/session/")
+    fac.click(".session-actions button[type=submit]")
+    fac.wait_for_url(re.compile(r".*/session/present/\?live=[A-Z0-9]{6}$"))
+    code = fac.locator(".room-code .code").inner_text()
+    assert fac.locator(".room-qr svg").count() == 1
+    assert "key=" not in fac.url  # the key left the address bar for sessionStorage
+
+    # Three participants join by code, each in their own browser.
+    people = []
+    for _ in range(3):
+        p = new_context().new_page()
+        p.goto("/s/")
+        p.fill("#join-code", code.lower())  # codes are forgiving about case
+        p.click(".join-form button[type=submit]")
+        p.wait_for_url(f"**/s/{code}/")
+        people.append(p)
+
+    # The facilitator steps forward to the prediction step (step 3): everyone follows.
+    fac.keyboard.press("ArrowRight")
+    fac.keyboard.press("ArrowRight")
+    assert _step_shown(fac) == 3
+    for p in people:
+        p.wait_for_function(SHOWN.format(3), timeout=5_000)
+    # The step's preset ("100 backends") reaches the participants' figures too.
+    for p in people:
+        p.wait_for_function("() => document.getElementById('in-fanout-fanout').value === '100'",
+                            timeout=10_000)
+
+    # One participant steps out to explore, and is not dragged along meanwhile.
+    wanderer = people[2]
+    wanderer.click("#step-out")
+    wanderer.fill("#in-fanout-fanout", "7")
+    wanderer.locator("#in-fanout-fanout").dispatch_event("change")
+
+    # The facilitator asks the room; two participants send guesses.
+    fac.click("#step-3 .open-guesses")
+    for p, guess in zip(people[:2], ("40", "70"), strict=True):
+        p.wait_for_selector(f"{PREDICT}:not(.closed)", timeout=5_000)
+        p.fill("section[data-step='3'] input[name=guess]", guess)
+        p.click("section[data-step='3'] button[type=submit]")
+        p.wait_for_selector(f"{PREDICT} .predict-result:has-text('Sent')")
+    fac.wait_for_selector("#guesses-3 .guess-count:text-is('2')", timeout=10_000)
+    assert fac.locator("#guess-chart-3 .plot-container").count() == 1  # the histogram is drawn
+
+    # Reveal: participants see the run's value beside their own guess.
+    fac.click("#step-3 .reveal-room")
+    people[0].wait_for_selector(f"{PREDICT} .predict-result:has-text('The run:')", timeout=10_000)
+    assert "you guessed 40" in people[0].inner_text("section[data-step='3'] .predict-result")
+
+    # The wanderer kept their own figure; stepping back in catches up with the room.
+    assert wanderer.locator("#in-fanout-fanout").input_value() == "7"
+    fac.keyboard.press("ArrowRight")
+    wanderer.wait_for_selector("#follow-status:has-text('step 4')", timeout=5_000)
+    assert _step_shown(wanderer) == 3
+    wanderer.click("#step-in")
+    wanderer.wait_for_function(SHOWN.format(4), timeout=5_000)
+
+    # A participant can never drive: the state endpoint refuses without the key.
+    resp = people[0].request.post(f"/s/{code}/state.json", data='{"step": 1}',
+                                  headers={"Content-Type": "application/json"})
+    assert resp.status == 403
+
+
+def test_the_presenter_and_its_notes_window_stay_in_step(new_context):
+    context = new_context(viewport={"width": 1280, "height": 720})
+    deck = context.new_page()
+    deck.goto(f"/chapters/{SLUG}/session/present/")
+    with context.expect_page() as popup:
+        deck.keyboard.press("n")
+    notes = popup.value
+    notes.wait_for_selector("section.note")
+    deck.keyboard.press("ArrowRight")
+    notes.wait_for_function("() => document.querySelector('section.note:not([hidden])').dataset.step === '2'")
+    notes.keyboard.press("ArrowRight")
+    deck.wait_for_function(SHOWN.format(3))
+
+
+def test_the_handout_prints_without_answers_and_the_key_with_them(new_context):
+    page = new_context().new_page()
+    page.goto(f"/chapters/{SLUG}/handout/", timeout=60_000)  # the first static image starts a renderer
+    page.emulate_media(media="print")
+    assert page.locator(".handout-exercises li").count() >= 2
+    assert page.locator(".answer, details").count() == 0
+    assert page.locator(".handout-figure img").count() == 1
+    pdf = page.pdf(format="A4")
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert 1 <= pages <= 2, f"the handout prints on {pages} A4 pages"
+    page.goto(f"/chapters/{SLUG}/handout/answers/")
+    assert page.locator(".handout-exercises .answer").count() >= 2
