@@ -32,3 +32,10 @@ def when_ready(server):
     from monograph.warmup import warm
 
     warm()
+
+
+def post_worker_init(worker):
+    """Warm the chapters' live numbers in the background once the worker serves."""
+    from monograph.warmup import warm_live_numbers_in_background
+
+    warm_live_numbers_in_background()

@@ -24,13 +24,13 @@ from django.urls import reverse
 import simulations
 from simulations import ParamError
 
-from . import sweep_embeds
+from . import livenumbers, sweep_embeds
 
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURE_MARKER = "[[figure]]"
 _FIGURE_TOKEN = "<p>MONOGRAPH-FIGURE-SLOT</p>"
-KINDS = ("chapter", "checklist")
+KINDS = ("chapter", "checklist", "page")  # page: standalone, no exercises or figure
 FIELDS = {"title", "slug", "part", "order", "summary", "kind", "simulation",
           "planned_simulation", "figure_caption", "presets"}
 
@@ -82,6 +82,10 @@ class Page:
     do_this: tuple[ChecklistItem, ...]
     path: Path
     sweeps: tuple[Any, ...] = ()  # live sweeps placed in the body (sweep_embeds.SweepEmbed)
+    # Live numbers: html_before/html_after/caption_html hold tokens that
+    # livenumbers.fill() turns into values from the cached runs at render time.
+    live: tuple[livenumbers.LiveNumber, ...] = ()
+    caption_html: str = ""
 
     @property
     def url(self) -> str:
@@ -245,7 +249,7 @@ def _toc(md: markdown.Markdown) -> tuple[tuple[int, str, str], ...]:
 
 
 # -- loading --------------------------------------------------------------------------------
-def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
     if not text.startswith("---\n"):
         raise ContentError(path, "front matter", "the file must start with a '---' line")
     end = text.find("\n---\n", 4)
@@ -257,7 +261,7 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
         raise ContentError(path, "front matter", f"not valid YAML: {exc}") from None
     if not isinstance(meta, dict):
         raise ContentError(path, "front matter", "must be a mapping of field: value")
-    return meta, text[end + 5:]
+    return meta, text[end + 5:], text.count("\n", 0, end + 5) + 1
 
 
 def _require(path: Path, meta: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -299,7 +303,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ContentError(path, "file", "is not UTF-8 text") from None
-    meta, body = _front_matter(path, text)
+    meta, body, body_line = _front_matter(path, text)
     unknown = sorted(set(meta) - FIELDS)
     if unknown:
         raise ContentError(path, unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})")
@@ -339,6 +343,19 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     if not isinstance(caption, str):
         raise ContentError(path, "figure_caption", "must be text")
     presets = _presets(path, meta, sim)
+    by_label = {p.label: p.query for p in presets}
+    page_sim = sim.slug if sim else None
+    caption_line = next((i + 1 for i, line in enumerate(text.splitlines())
+                         if line.startswith("figure_caption:")), 1)
+    try:
+        body, live = livenumbers.tokenise(body, body_line, page_sim, by_label)
+        livenumbers.check_placement(body, body_line)
+        caption_html, in_caption = livenumbers.tokenise(
+            html.escape(caption.strip(), quote=False), caption_line, page_sim, by_label,
+            start=len(live))
+    except livenumbers.LiveNumberError as exc:
+        raise ContentError(path, f"line {exc.line}", str(exc).partition(": ")[2]) from None
+    live += in_caption
 
     body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
@@ -364,11 +381,16 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     if sim is None and kind != "checklist":  # the checklist's items go at the marker
         before, after = before + after, ""
 
+    do_this = _do_this_items(body, md)
+    if any(livenumbers.TOKEN.search(item.html) for item in do_this):
+        raise ContentError(path, "do-this", "a 'Do this' item cannot hold a live number "
+                           "(the checklist collects habits, not results)")
     return Page(
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
         simulation=sim.slug if sim else None, planned_simulation=planned,
         figure_caption=caption.strip(), presets=presets, html_before=before, html_after=after,
-        toc=toc, words=words, do_this=_do_this_items(body, md), path=path, sweeps=sweeps,
+        toc=toc, words=words, do_this=do_this, path=path, sweeps=sweeps, live=tuple(live),
+        caption_html=caption_html,
     )
 
 

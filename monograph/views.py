@@ -26,7 +26,7 @@ from django_htmx.http import replace_url, reswap, retarget
 import simulations
 from simulations import ParamError, Simulation
 
-from . import content, images, metrics, openapi, sims
+from . import content, images, livenumbers, metrics, openapi, sims
 
 log = logging.getLogger("monograph")
 
@@ -99,7 +99,7 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
-        "caption": chapter.figure_caption if chapter else "",
+        "caption": _caption(chapter),
         "chapter": chapter,
         "seed_max": simulations.SEED.max,
         "new_seed": secrets.randbelow(NEW_SEED_MAX + 1),
@@ -107,6 +107,19 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         # Errors about names the simulation does not declare have no control to sit by.
         "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
+
+
+def _caption(page: content.Page | None) -> str:
+    """The chapter's caption, its live numbers filled in (linked to the chapter's figure)."""
+    if page is None or not page.caption_html:
+        return ""
+    return livenumbers.fill(page.caption_html, page.live, page.url)
+
+
+def _body(page: content.Page) -> dict[str, str]:
+    """The page's text around the figure, its live numbers filled in from the cached runs."""
+    return {"body_before": livenumbers.fill(page.html_before, page.live, page.url),
+            "body_after": livenumbers.fill(page.html_after, page.live, page.url)}
 
 
 def _figure_context(state: sims.State, page_url: str) -> dict[str, Any]:
@@ -167,7 +180,7 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
         return redirect("checklist", permanent=True)
     prev, nxt = book.neighbours(page)
     ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
-                           "part": book.part(page.part)}
+                           "part": book.part(page.part), **_body(page)}
     if not page.simulation:
         return TemplateResponse(request, "chapter.html", ctx)
     return _figure_page(request, _sim_or_404(page.simulation), page.url, "chapter.html", ctx)
@@ -184,7 +197,7 @@ def checklist(request: HttpRequest) -> TemplateResponse:
     prev, nxt = book.neighbours(page)
     return TemplateResponse(request, "checklist.html", {
         "page": page, "groups": groups, "prev": prev, "next": nxt,
-        "total": sum(len(items) for _, items in groups),
+        "total": sum(len(items) for _, items in groups), **_body(page),
     })
 
 

@@ -661,6 +661,7 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=(f"days × proposals_per_day must be at most {MAX_PROPOSALS:,}.",),
     main_param="proposals_per_day",
     model_version=1,
 )
