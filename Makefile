@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench golden contract vendor check-deploy
+.PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy loadtest
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,7 +39,10 @@ dev: install  ## runserver with autoreload and DEBUG on
 browser-deps:  ## make sure Debian's chromium is installed (browser tests, static images)
 	@bash scripts/ensure-chromium.sh
 
-test: install browser-deps  ## the whole suite, real-browser tests included
+ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
+	@bash scripts/ensure-ops-tools.sh
+
+test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) pytest
@@ -62,6 +65,10 @@ golden: install  ## rewrite tests/simulations/golden/ (after bumping a model_ver
 
 contract: install  ## regenerate the per-simulation reference in docs/contract.md
 	$(RUN) python -m devtools.contract
+
+loadtest: static  ## Locust: a class of 25 and a 50 req/s overload (BASELINE=1: before); writes docs/loadtest.md, docs/capacity.md
+	$(UV) sync --frozen --group load
+	$(RUN) python -m devtools.loadtest $(if $(BASELINE),--baseline)
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
 	$(RUN) python -m devtools.vendor --fetch

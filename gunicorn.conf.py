@@ -6,8 +6,14 @@ from prometheus_client import multiprocess
 
 # Simulations are CPU-bound: one process per core, and a timeout well above the 2 s
 # ceiling every simulation is held to (bigger requests are refused with a 400).
+# Threads (gthread) so that a slow client holds one thread, not the process, and so that
+# cached hits and pages never queue behind a cold run: the CPU work itself is bounded per
+# process by admission control (monograph/admission.py), not by the thread count.
+# Why threads and not an async worker or a proxy: docs/serving.md.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = 1
+worker_class = "gthread"
+threads = int(os.environ.get("THREADS", "16"))
+keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread
 timeout = 30
 graceful_timeout = 10
 accesslog = None  # the app logs every request itself, with its request id
@@ -26,3 +32,10 @@ def when_ready(server):
     from monograph.warmup import warm
 
     warm()
+
+
+def post_worker_init(worker):
+    """Warm the chapters' live numbers in the background once the worker serves."""
+    from monograph.warmup import warm_live_numbers_in_background
+
+    warm_live_numbers_in_background()

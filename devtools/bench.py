@@ -140,8 +140,9 @@ class Report:
             f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['os']}, Python {m['python']}"
             + (f", {browser}" if browser else ""),
             f"- **Load average when the run started (1 / 5 / 15 min):** {m['load']}",
-            "- **Server:** gunicorn, 2 sync workers, `DEBUG` off, local-memory cache "
-            "(browser pass); Django's test client in one process (server pass)",
+            "- **Server:** gunicorn, 2 sync workers, `DEBUG` off, the default file cache in a "
+            "fresh directory (browser pass); Django's test client in one process with the "
+            "configured cache (server pass)",
             "",
         ]
         for s in self.sections:

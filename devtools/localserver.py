@@ -1,5 +1,5 @@
-"""The real server on a free local port, and the system's chromium: shared by the browser
-tests and `make bench`, so both measure exactly what `make run` serves."""
+"""The real server on a free local port, the system's chromium and a throwaway redis-server:
+shared by the tests and `make bench`, so both measure exactly what `make run` serves."""
 
 from __future__ import annotations
 
@@ -94,8 +94,11 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int = 2) -> Iterator[str]:
-    """The book served as `make run` serves it (gunicorn, WhiteNoise); yields the base URL."""
+def gunicorn(workers: int = 2, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The book served as `make run` serves it (gunicorn, WhiteNoise); yields the base URL.
+
+    Its cache is a fresh directory unless `env` names one, so no run sees another's results.
+    """
     if static_is_stale():
         collectstatic()
     with tempfile.TemporaryDirectory(prefix="monograph-server-") as tmp:
@@ -104,7 +107,8 @@ def gunicorn(workers: int = 2) -> Iterator[str]:
         log = Path(tmp) / "gunicorn.log"
         port = free_port()
         url = f"http://{HOST}:{port}"
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(prom), "PYTHONUNBUFFERED": "1",
+               "MONOGRAPH_CACHE_URL": f"file://{tmp}/cache", **(env or {})}
         with log.open("wb") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
                 [sys.executable, "-m", "gunicorn", "monograph.wsgi:application",
@@ -120,3 +124,52 @@ def gunicorn(workers: int = 2) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+# -- a throwaway Redis (the shared-cache tests and `manage.py cache_bench`) ----------------------
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1: no persistence, stopped and restarted at will."""
+
+    def __init__(self, binary: str, port: int, workdir: str) -> None:
+        self.binary, self.port, self.workdir = binary, port, workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our arguments to Debian's binary
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.workdir, "--maxmemory", "64mb",
+             "--maxmemory-policy", "allkeys-lru"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not _ping(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server did not start on port {self.port}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Kill it, as a crash would (no clean shutdown)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_server(binary: str = "redis-server") -> Iterator[RedisServer]:
+    """redis-server on a free local port, in a temporary directory; killed on exit."""
+    with tempfile.TemporaryDirectory(prefix="monograph-redis-") as workdir:
+        server = RedisServer(binary, free_port(), workdir)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

@@ -10,7 +10,7 @@ import html
 import math
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from django.urls import reverse
 import simulations
 from simulations import ParamError
 
-from . import sweep_embeds
+from . import livenumbers, sweep_embeds
 
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -32,7 +32,7 @@ FIGURE_MARKER = "[[figure]]"
 # `[[figure]]` places the first figure; `[[figure <simulation>]]` names one of several.
 _MARKER_RE = re.compile(r"\[\[figure(?:[ \t]+([A-Za-z0-9_-]+))?[ \t]*\]\]")
 _SLOT_RE = re.compile(r"<p>MONOGRAPHFIGURESLOT(\w*)</p>")
-KINDS = ("chapter", "checklist")
+KINDS = ("chapter", "checklist", "page")  # page: standalone, no exercises or figure
 FIELDS = {"title", "slug", "part", "order", "summary", "kind", "simulation",
           "planned_simulation", "figure_caption", "presets", "figures"}
 FIGURE_FIELDS = {"simulation", "caption", "presets"}
@@ -67,6 +67,7 @@ class Figure:
     simulation: str
     caption: str
     presets: tuple[Preset, ...]
+    caption_html: str = ""  # the caption, escaped, its live numbers as tokens (Page.live)
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class Page:
     do_this: tuple[ChecklistItem, ...]
     path: Path
     sweeps: tuple[Any, ...] = ()  # live sweeps placed in the body (sweep_embeds.SweepEmbed)
+    # Live numbers: the blocks and each figure's caption_html hold tokens that
+    # livenumbers.fill() turns into values from the cached runs at render time.
+    live: tuple[livenumbers.LiveNumber, ...] = ()
 
     @property
     def url(self) -> str:
@@ -119,6 +123,10 @@ class Page:
     @property
     def presets(self) -> tuple[Preset, ...]:
         return self.figures[0].presets if self.figures else ()
+
+    @property
+    def caption_html(self) -> str:
+        return self.figures[0].caption_html if self.figures else ""
 
     def figure(self, simulation: str) -> Figure | None:
         return next((f for f in self.figures if f.simulation == simulation), None)
@@ -160,6 +168,10 @@ class Book:
     def chapters_for_simulation(self, slug: str) -> tuple[Page, ...]:
         """Every page showing a simulation's figure, in reading order."""
         return tuple(p for p in self.pages if p.figure(slug) is not None)
+
+    def checklist(self) -> list[tuple[Page, tuple[ChecklistItem, ...]]]:
+        """Every chapter's 'Do this' items, in reading order (the checklist page, the PR template)."""
+        return [(p, p.do_this) for p in self.pages if p.do_this and p.kind == "chapter"]
 
     def chapter_for_simulation(self, slug: str) -> Page | None:
         """The first page (in reading order) showing a simulation's figure."""
@@ -283,7 +295,7 @@ def _toc(md: markdown.Markdown) -> tuple[tuple[int, str, str], ...]:
 
 
 # -- loading --------------------------------------------------------------------------------
-def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
+def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str, int]:
     if not text.startswith("---\n"):
         raise ContentError(path, "front matter", "the file must start with a '---' line")
     end = text.find("\n---\n", 4)
@@ -295,7 +307,7 @@ def _front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
         raise ContentError(path, "front matter", f"not valid YAML: {exc}") from None
     if not isinstance(meta, dict):
         raise ContentError(path, "front matter", "must be a mapping of field: value")
-    return meta, text[end + 5:]
+    return meta, text[end + 5:], text.count("\n", 0, end + 5) + 1
 
 
 def _require(path: Path, meta: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -427,13 +439,39 @@ def _blocks(path: Path, rendered: str, figures: tuple[Figure, ...], kind: str
     return tuple(out)
 
 
+def preset_queries(figures: tuple[Figure, ...]) -> dict[str, dict[str, dict[str, str]]]:
+    """Each figure's presets by label, the figures in page order (what live numbers resolve)."""
+    return {f.simulation: {p.label: p.query for p in f.presets} for f in figures}
+
+
+_CAPTION_LINE = re.compile(r"^\s*(?:-\s+)?(?:figure_caption|caption):")
+
+
+def _tokenise_captions(text: str, figures: tuple[Figure, ...], start: int
+                       ) -> tuple[tuple[Figure, ...], list[livenumbers.LiveNumber]]:
+    """Each figure's caption with its live numbers as tokens (numbered from `start`)."""
+    front = text.split("\n---\n", 1)[0].splitlines()
+    lines = [i + 1 for i, line in enumerate(front) if _CAPTION_LINE.match(line)]
+    queries = preset_queries(figures)
+    out: list[Figure] = []
+    live: list[livenumbers.LiveNumber] = []
+    captioned = iter(lines)
+    for fig in figures:
+        line = next(captioned, 1) if fig.caption else 1
+        caption_html, found = livenumbers.tokenise(html.escape(fig.caption, quote=False), line,
+                                                   queries, start=start + len(live))
+        live += found
+        out.append(replace(fig, caption_html=caption_html))
+    return tuple(out), live
+
+
 def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Page:
     """Read, validate and render one page."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ContentError(path, "file", "is not UTF-8 text") from None
-    meta, body = _front_matter(path, text)
+    meta, body, body_line = _front_matter(path, text)
     unknown = sorted(set(meta) - FIELDS)
     if unknown:
         raise ContentError(path, unknown[0], f"unknown field (allowed: {', '.join(sorted(FIELDS))})")
@@ -459,6 +497,13 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     planned = meta.get("planned_simulation")
     if planned is not None and (not isinstance(planned, str) or not SLUG_RE.match(planned)):
         raise ContentError(path, "planned_simulation", f"must be a slug (got {planned!r})")
+    try:
+        body, live = livenumbers.tokenise(body, body_line, preset_queries(figures))
+        livenumbers.check_placement(body, body_line)
+        figures, in_captions = _tokenise_captions(text, figures, start=len(live))
+    except livenumbers.LiveNumberError as exc:
+        raise ContentError(path, f"line {exc.line}", str(exc).partition(": ")[2]) from None
+    live += in_captions
 
     body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
@@ -473,10 +518,14 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
     words = _count_words(_SLOT_RE.sub("", rendered))
     blocks = _blocks(path, rendered, figures, kind)
 
+    do_this = _do_this_items(body, md)
+    if any(livenumbers.TOKEN.search(item.html) for item in do_this):
+        raise ContentError(path, "do-this", "a 'Do this' item cannot hold a live number "
+                           "(the checklist collects habits, not results)")
     return Page(
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
         figures=figures, planned_simulation=planned, blocks=blocks,
-        toc=toc, words=words, do_this=_do_this_items(body, md), path=path, sweeps=sweeps,
+        toc=toc, words=words, do_this=do_this, path=path, sweeps=sweeps, live=tuple(live),
     )
 
 

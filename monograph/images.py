@@ -18,6 +18,7 @@ from django.core.cache import cache
 
 from simulations.engine.plotting import themed
 
+from . import admission
 from .sims import Run
 from .theme import colours
 
@@ -67,7 +68,7 @@ def render_figure(figure: dict[str, Any], title: str, fmt: str, theme: str, *, k
     if "title" not in lay:  # a standalone image needs to say what it is
         lay["title"] = {"text": title, "x": 0.02, "xanchor": "left"}
         lay["margin"] = {**lay.get("margin", {}), "t": max(lay.get("margin", {}).get("t", 0), 56)}
-    with _lock:  # one Chromium tab per process: serialise
+    with admission.heavy_work(), _lock:  # the CPU gate (may raise Shed); one Chromium tab
         _ensure_server()
         import kaleido
 

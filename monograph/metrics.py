@@ -35,3 +35,14 @@ def exposition() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+CACHE_ERRORS = Counter("monograph_cache_errors_total",
+                       "Cache operations that failed (the app served uncached)", ["operation"])
+CACHE_BYPASSED = Counter("monograph_cache_bypassed_total",
+                         "Cache operations skipped while the cache was marked unreachable")
+
+# Request methods as a bounded label: anything else is counted as "other".
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in KNOWN_METHODS else "other"

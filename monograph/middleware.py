@@ -67,7 +67,8 @@ def prometheus(get_response: Callable[[HttpRequest], HttpResponse]):
         if request.path.startswith(settings.STATIC_URL):
             return response
         route = _route(request)
-        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        metrics.REQUESTS.labels(route, metrics.method_label(request.method),
+                                str(response.status_code)).inc()
         metrics.LATENCY.labels(route).observe(time.perf_counter() - start)
         return response
 

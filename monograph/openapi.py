@@ -52,10 +52,20 @@ _ERROR = {
 }
 
 
+def _limits(sim: Simulation) -> str:
+    """The cross-parameter limits `check` enforces, in words (a request beyond them is a 400)."""
+    if not sim.limits:
+        return ""
+    return " Limits across parameters (beyond them: 400 naming the parameter to lower): " + \
+        " ".join(sim.limits)
+
+
 def _parameters(sim: Simulation) -> list[dict[str, Any]]:
     out = []
     for p in (*sim.all_params, MODEL_VERSION):
         desc = f"{p.label}" + (f" ({p.unit})" if p.unit else "") + f". {p.help} Must be {p.describe()}."
+        if any(p.name in text for text in sim.limits):
+            desc += _limits(sim)
         out.append({"name": p.name, "in": "query", "required": False,
                     "description": desc.strip(), "schema": p.json_schema()})
     return out
@@ -73,7 +83,7 @@ def spec(server_url: str = "/") -> dict[str, Any]:
         common = {"tags": [sim.slug], "parameters": params}
         paths[reverse("result_json", args=[sim.slug])] = {"get": {
             **common, "operationId": f"{sim.slug}_json", "summary": f"{sim.title}: result",
-            "description": sim.description,
+            "description": sim.description + _limits(sim),
             "responses": {
                 "200": {"description": "The result", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Result"}}}},

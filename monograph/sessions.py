@@ -36,6 +36,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 import simulations
 
 from . import content, guides, sims
+from .checklist_markdown import task_lines
+from .statuses import accepts
 
 LIVE_TTL_S = 4 * 3600  # a room expires four hours after its last change
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read aloud, typed on a phone
@@ -232,6 +234,7 @@ def _public_state(code: str, room: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- live rooms: views ----------------------------------------------------------------------------
+@accepts("POST")
 @csrf_exempt  # no cookies anywhere: the facilitator's key travels in a header
 @require_POST
 def live_create(request: HttpRequest, slug: str) -> HttpResponse:
@@ -283,6 +286,7 @@ def live_follow(request: HttpRequest, code: str) -> HttpResponse:
     })
 
 
+@accepts("POST")
 @csrf_exempt  # state reads are GETs; the drive is authorised by the key header, not cookies
 @require_http_methods(["GET", "HEAD", "POST"])
 def live_state(request: HttpRequest, code: str) -> HttpResponse:
@@ -323,6 +327,7 @@ def live_state(request: HttpRequest, code: str) -> HttpResponse:
     return resp
 
 
+@accepts("POST")
 @csrf_exempt  # anonymous, bounded, rate-limited: nothing a forged request could steal
 @require_POST
 def live_predict(request: HttpRequest, code: str) -> JsonResponse:
@@ -431,16 +436,6 @@ def parse_ticks(raw: str) -> tuple[list[tuple[str, int]], list[str]]:
     return ok, bad
 
 
-def markdown_text(html_text: str) -> str:
-    """A checklist item's HTML as one line of Markdown (code stays code, links keep their text)."""
-    import html as html_lib
-
-    text = re.sub(r"<code>(.*?)</code>", r"`\1`", html_text, flags=re.S)
-    text = re.sub(r"<(strong|b)>(.*?)</\1>", r"**\2**", text, flags=re.S)
-    text = re.sub(r"<[^>]+>", "", text)
-    return " ".join(html_lib.unescape(text).split())
-
-
 @require_GET
 def checklist_template(request: HttpRequest) -> HttpResponse:
     """The ticked items as a Markdown pull-request template (only what applies)."""
@@ -461,9 +456,7 @@ def checklist_template(request: HttpRequest) -> HttpResponse:
         if page.slug not in by_slug:
             continue
         lines.append(f"### {page.title}")
-        for n in sorted(set(by_slug[page.slug])):
-            item = page.do_this[n - 1]
-            lines.append(f"- [ ] {'**must** ' if item.must else ''}{markdown_text(item.html)}")
+        lines += task_lines([page.do_this[n - 1] for n in sorted(set(by_slug[page.slug]))])
         lines.append("")
     if not by_slug:
         lines.append("_No items ticked: tick the ones that apply on the checklist page._")

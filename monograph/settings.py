@@ -7,7 +7,9 @@ on HTTPS hardening.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import math
 import os
 import secrets
 from pathlib import Path
@@ -49,12 +51,41 @@ DEBUG = env_bool("MONOGRAPH_DEBUG", False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("MONOGRAPH_DEBUG=1 is refused when MONOGRAPH_ENV=production")
 
+_NEW_KEY_HINT = "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+MIN_SECRET_KEY_BITS = 128
+
+
+def weak_secret_key(key: str) -> str:
+    """Why a key is too weak to sign with ('' when it is fine).
+
+    Length alone lets '50 × a' through. The estimate is the key's length times the Shannon
+    entropy of its characters: a random hex key of 64 characters scores ~250 bits, a
+    token_urlsafe(64) ~500, and 'a' * 50 zero. A key that repeats a shorter pattern is
+    refused whatever its score.
+    """
+    if len(key) < 50:
+        return f"it has {len(key)} characters (at least 50)"
+    if key.startswith("django-insecure-"):
+        return "it is the placeholder Django's startproject writes"
+    counts = [key.count(c) for c in set(key)]
+    bits = sum(n * math.log2(len(key) / n) for n in counts)
+    if bits < MIN_SECRET_KEY_BITS:
+        return f"its characters carry about {bits:.0f} bits (at least {MIN_SECRET_KEY_BITS})"
+    if key in (key + key)[1:-1]:
+        return "it repeats a shorter pattern"
+    return ""
+
+
 SECRET_KEY = env("SECRET_KEY")
 EPHEMERAL_SECRET_KEY = not SECRET_KEY
-if PRODUCTION and (not SECRET_KEY or len(SECRET_KEY) < 50):
+if PRODUCTION and not SECRET_KEY:
     raise ImproperlyConfigured(
-        "MONOGRAPH_ENV=production needs SECRET_KEY (at least 50 random characters), e.g. "
-        "SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
+        f"MONOGRAPH_ENV=production needs SECRET_KEY (at least 50 random characters), e.g. {_NEW_KEY_HINT}"
+    )
+if PRODUCTION and (weakness := weak_secret_key(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak to sign with in production: {weakness}. "
+        f"Generate a random one, e.g. {_NEW_KEY_HINT}"
     )
 if not SECRET_KEY:
     # Nothing signed outlives the process (no sessions, no database), so a fresh key
@@ -81,11 +112,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "monograph.middleware.prometheus",
+    "monograph.ops.probes",  # before anything reads the Host header
+    "monograph.statuses.methods",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "monograph.admission.AdmissionMiddleware",
 ]
 
 ROOT_URLCONF = "monograph.urls"
@@ -131,26 +165,46 @@ if DEBUG:
 WHITENOISE_MAX_AGE = 3600
 
 # -- cache --------------------------------------------------------------------------------
+# Results and images live in a cache every process shares. The default is a directory on
+# this machine (every gunicorn worker of `make run` shares it; no extra service); Redis is
+# the option for several machines. Both degrade to uncached serving when they fail
+# (monograph/cache.py). Bounded by entries: culled at MONOGRAPH_CACHE_MAX_ENTRIES.
+CACHE_MAX_ENTRIES = int(env("MONOGRAPH_CACHE_MAX_ENTRIES", "2000"))
+DEFAULT_CACHE_URL = f"file://{BASE_DIR / '.cache' / 'results'}"
+
+
 def _cache(url: str) -> dict:
-    """Django cache settings from a URL: locmem://, file:///path, redis://host:port/db, dummy://."""
+    """Django cache settings from a URL: file:///path, redis://host:port/db, locmem://, dummy://."""
     parsed = urlparse(url)
     match parsed.scheme:
         case "locmem":
             return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                    "LOCATION": "monograph", "OPTIONS": {"MAX_ENTRIES": 2000}}
-        case "file":
-            return {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                    "LOCATION": parsed.path}
+                    "LOCATION": "monograph", "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES}}
+        case "file" if parsed.path.startswith("/") and not parsed.netloc:
+            return {"BACKEND": "monograph.cache.FileCache", "LOCATION": parsed.path,
+                    "OPTIONS": {"MAX_ENTRIES": CACHE_MAX_ENTRIES, "CULL_FREQUENCY": 4}}
         case "redis" | "rediss":
-            return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            # Fail fast and let the breaker in monograph/cache.py decide when to try again:
+            # redis-py's default retries with back-off would hold a request for seconds.
+            return {"BACKEND": "monograph.cache.SharedRedisCache", "LOCATION": url,
+                    "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5,
+                                "retry": Retry(NoBackoff(), 0), "health_check_interval": 30}}
         case "dummy":
             return {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
     raise ImproperlyConfigured(
-        f"MONOGRAPH_CACHE_URL must start with locmem://, file://, redis:// or dummy:// (got {url!r})"
+        "MONOGRAPH_CACHE_URL must be file:///absolute/path, redis://host:6379/0, locmem:// "
+        f"or dummy:// (got {url!r})"
     )
 
 
-CACHES = {"default": _cache(env("MONOGRAPH_CACHE_URL", "locmem://"))}
+CACHE_URL = env("MONOGRAPH_CACHE_URL", DEFAULT_CACHE_URL)
+CACHES = {"default": _cache(CACHE_URL)}
+# No sessions today (everything a reader sets is in the URL). When a feature needs server
+# state, it goes in the same shared store, so any replica can answer any request.
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 SIMULATION_CACHE_SECONDS = 24 * 3600
 
 # -- security -----------------------------------------------------------------------------
@@ -187,6 +241,19 @@ if PRODUCTION:
     if not SECURE_HSTS_PRELOAD:
         SILENCED_SYSTEM_CHECKS = ["security.W021"]  # preload is a domain owner's choice
 
+# -- operations ---------------------------------------------------------------------------
+def _networks(name: str, values: list[str]) -> tuple:
+    try:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in values)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be comma-separated networks like "
+                                   f"10.0.0.0/8,::1/128 ({exc})") from None
+
+
+# /metrics answers direct requests from these networks only (see monograph/ops.py).
+METRICS_ALLOW = _networks("MONOGRAPH_METRICS_ALLOW", env_list("MONOGRAPH_METRICS_ALLOW", [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]))
+
 # -- logging ------------------------------------------------------------------------------
 LOG_FORMAT = env("MONOGRAPH_LOG_FORMAT", "json" if PRODUCTION else "text")
 if LOG_FORMAT not in ("json", "text"):
@@ -197,7 +264,8 @@ if LOG_LEVEL not in logging.getLevelNamesMapping():
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "monograph.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "monograph.logs.RequestIdFilter"},
+                "disallowed_host": {"()": "monograph.logs.DisallowedHostFilter"}},
     "formatters": {
         "json": {"()": "monograph.logs.JsonFormatter"},
         "text": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"},
@@ -210,6 +278,8 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},  # we log every request ourselves
         "django.server": {"level": "WARNING"},
+        # Made-up Host headers are the internet's background noise, not errors.
+        "django.security.DisallowedHost": {"level": "WARNING", "filters": ["disallowed_host"]},
         # The image renderer's libraries narrate their own shutdown at INFO.
         "kaleido": {"level": "WARNING"},
         "choreographer": {"level": "WARNING"},
@@ -223,3 +293,30 @@ SIMULATION_IMAGES = env_bool("MONOGRAPH_IMAGES", True)
 
 # Sent on every response by monograph.middleware.request_id.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Admission control and per-client rate limits (monograph/admission.py; README's table).
+def env_int(name: str, default: int) -> int:
+    raw = env(name, str(default))
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number ≥ 0 (got {raw!r})")
+    return int(raw)
+
+
+ADMISSION = {
+    "enabled": env_bool("MONOGRAPH_ADMISSION", True),
+    "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
+    "max_active": env_int("MONOGRAPH_MAX_ACTIVE", 4),
+    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
+    "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 500) / 1000,
+    "brownout_s": env_int("MONOGRAPH_BROWNOUT_MS", 2000) / 1000,
+    "deadline_s": env_int("MONOGRAPH_DEADLINE_MS", 1000) / 1000,
+    "degrade": env_bool("MONOGRAPH_DEGRADE", True),
+    "rate_window_s": env_int("MONOGRAPH_RATE_WINDOW_S", 10),
+    "rate_run_ms": env_int("MONOGRAPH_RATE_RUN_MS", 6000),
+    "rate_exports": env_int("MONOGRAPH_RATE_EXPORTS", 30),
+}
+if min(ADMISSION["max_runs"], ADMISSION["max_active"], ADMISSION["rate_window_s"]) < 1:
+    raise ImproperlyConfigured("MONOGRAPH_MAX_RUNS, MONOGRAPH_MAX_ACTIVE and "
+                               "MONOGRAPH_RATE_WINDOW_S must be at least 1")
+# Client addresses for rate limits: the proxy's X-Forwarded-For only when one is in front.
+ADMISSION_BEHIND_PROXY = env_bool("MONOGRAPH_BEHIND_PROXY", PRODUCTION)

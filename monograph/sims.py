@@ -22,8 +22,10 @@ from django.http import QueryDict
 import simulations
 from simulations import Param, ParamError, Simulation
 
-from . import metrics
+from . import admission, metrics
 from .version import version
+
+PREVIEW_CACHE_SECONDS = 300  # a busy spell's previews; the full result is cached for a day
 
 # Query names the pages accept besides a simulation's own parameters.
 PAGE_EXTRAS = frozenset({"controls"})
@@ -122,11 +124,15 @@ class Run:
     elapsed_ms: float
     cached: bool = False
     figure_json: str = ""  # the figure pre-serialised, so a cache hit costs no re-encoding
+    # A quick run served under pressure instead of the one asked for (admission.preview_label).
+    preview: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON (docs/contract.md)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         del out["figure_json"]
+        if out["preview"] is None:
+            del out["preview"]
         return out
 
 
@@ -136,7 +142,11 @@ def _key(state: State) -> str:
 
 
 def run(state: State) -> Run:
-    """The result for a state, from the cache or a fresh run."""
+    """The result for a state, from the cache or a fresh run.
+
+    A cache miss asks admission control first, which may refuse (admission.Shed: 429/503)
+    or, under pressure, ask for a quick preview: labelled, and cached apart from the full run.
+    """
     slug = state.sim.slug
     key = _key(state)
     hit = cache.get(key)
@@ -144,19 +154,33 @@ def run(state: State) -> Run:
         metrics.SIM_CACHE.labels(slug, "hit").inc()
         return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
+    with admission.cold_run(state.sim, state.params) as quick:
+        if quick is None:
+            out = _execute(state, state.params)
+            cache.set(key, out, settings.SIMULATION_CACHE_SECONDS)
+            return out
+        hit = cache.get(key + ":quick")
+        if hit is not None:
+            return replace(hit, cached=True)
+        out = replace(_execute(state, quick),
+                      preview=admission.preview_label(state.sim, state.params, quick))
+        cache.set(key + ":quick", out, PREVIEW_CACHE_SECONDS)
+        return out
+
+
+def _execute(state: State, params: Any) -> Run:
+    slug = state.sim.slug
     start = time.perf_counter()
-    result = simulations.execute(state.sim, state.params, state.seed)
+    result = simulations.execute(state.sim, params, state.seed)
     elapsed = time.perf_counter() - start
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
-    out = Run(
+    return Run(
         **{k: result[k] for k in ("simulation", "title", "model_version", "params", "seed",
                                   "metrics", "summary", "series", "figure")},
         version=version(), elapsed_ms=round(elapsed * 1000, 1),
         figure_json=json.dumps(result["figure"], separators=(",", ":")),
     )
-    cache.set(key, out, settings.SIMULATION_CACHE_SECONDS)
-    return out
 
 
 # -- controls ---------------------------------------------------------------------------------

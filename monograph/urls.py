@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import sessions, sweeps, views
+from . import ops, sessions, sweeps, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
@@ -37,10 +37,10 @@ urlpatterns = [
     path("simulations/<slug:sim>/sweep.svg", sweeps.sweep_image, {"fmt": "svg"}, name="sweep_svg"),
     path("simulations/<slug:sim>/sweep.png", sweeps.sweep_image, {"fmt": "png"}, name="sweep_png"),
     path("api/openapi.json", views.openapi_json, name="openapi"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.prometheus_metrics, name="metrics"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.prometheus_metrics, name="metrics"),
 ]
 
-handler404 = "monograph.views.not_found"
+handler404 = "monograph.statuses.not_found"
 handler500 = "monograph.views.server_error"

@@ -26,8 +26,7 @@ from django_htmx.http import replace_url, reswap, retarget
 import simulations
 from simulations import ParamError, Simulation
 
-from . import content, images, metrics, openapi, sims
-from .version import version
+from . import content, images, livenumbers, metrics, openapi, sims
 
 log = logging.getLogger("monograph")
 
@@ -128,7 +127,7 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
-        "caption": spec.caption if spec else "",
+        "caption": _caption(spec),
         "chapter": chapters[0] if chapters else None,
         "chapters": chapters,
         "seed_max": simulations.SEED.max,
@@ -137,6 +136,27 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         # Errors about names the simulation does not declare have no control to sit by.
         "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
+
+
+def _caption(spec: content.Figure | None) -> str:
+    """A figure's caption, its live numbers filled in (linked to that chapter's figures)."""
+    if spec is None or not spec.caption_html:
+        return ""
+    page = next((p for p in content.book().pages if p.figure(spec.simulation) is spec), None)
+    if page is None:
+        return spec.caption
+    return livenumbers.fill(spec.caption_html, page.live, page.url)
+
+
+def _fill(page: content.Page, html: str) -> str:
+    """Rendered page HTML with its live numbers filled in from the cached runs."""
+    return livenumbers.fill(html, page.live, page.url)
+
+
+def _body(page: content.Page) -> dict[str, str]:
+    """The page's text around its first figure (the checklist's items), numbers filled in."""
+    return {"body_before": _fill(page, page.html_before),
+            "body_after": _fill(page, page.html_after)}
 
 
 def _figure_context(state: sims.State, page_url: str) -> dict[str, Any]:
@@ -215,7 +235,7 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
     prev, nxt = book.neighbours(page)
     ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
                            "part": book.part(page.part), "figs": [],
-                           "blocks": [(html, None) for html, _ in page.blocks]}
+                           "blocks": [(_fill(page, html), None) for html, _ in page.blocks]}
     if not page.figures:
         return TemplateResponse(request, "chapter.html", ctx)
     target, problem = _target_figure(page, request.GET)
@@ -242,7 +262,8 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
             status = 400
         figs[spec.simulation] = _figure_context(state, page.url)
     ctx |= {"fig": figs[page.figures[0].simulation], "figs": list(figs.values()),
-            "blocks": [(html, figs.get(name) if name else None) for html, name in page.blocks]}
+            "blocks": [(_fill(page, html), figs.get(name) if name else None)
+                       for html, name in page.blocks]}
     return TemplateResponse(request, "chapter.html", ctx, status=status)
 
 
@@ -280,11 +301,11 @@ def checklist(request: HttpRequest) -> TemplateResponse:
     page = book.checklist_page()
     if page is None:
         raise Http404("This book has no checklist page")
-    groups = [(p, p.do_this) for p in book.pages if p.do_this and p.kind == "chapter"]
+    groups = book.checklist()
     prev, nxt = book.neighbours(page)
     return TemplateResponse(request, "checklist.html", {
         "page": page, "groups": groups, "prev": prev, "next": nxt,
-        "total": sum(len(items) for _, items in groups),
+        "total": sum(len(items) for _, items in groups), **_body(page),
     })
 
 
@@ -408,39 +429,6 @@ def openapi_json(request: HttpRequest) -> JsonResponse:
     """OpenAPI 3.1 for the simulation endpoints, generated from the declarations."""
     return JsonResponse(openapi.spec(request.build_absolute_uri(reverse("contents"))),
                         json_dumps_params={"indent": 1})
-
-
-# -- operations -------------------------------------------------------------------------------
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness: the process answers."""
-    return JsonResponse({"status": "ok", "version": version()})
-
-
-@require_GET
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: content parsed, simulations registered, the cache answers."""
-    from django.core.cache import cache
-
-    checks: dict[str, Any] = {}
-    try:
-        checks["content_pages"] = len(content.book().pages)
-        checks["simulations"] = len(simulations.registry())
-        cache.set("readyz", "1", 5)
-        checks["cache"] = cache.get("readyz") == "1"
-        ok = checks["cache"] and checks["content_pages"] > 0
-    except Exception:  # a readiness probe reports, it does not crash
-        log.exception("readiness check failed")
-        ok = False
-    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status=200 if ok else 503)
-
-
-@require_GET
-def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics."""
-    body, ctype = metrics.exposition()
-    return HttpResponse(body, content_type=ctype)
 
 
 # -- errors -----------------------------------------------------------------------------------

@@ -26,8 +26,34 @@ def _fresh_content():
     content.reset()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """The default backend (a shared directory), but one per test process: a test's
+    cache.clear() must not empty another xdist worker's cache mid-test."""
+    from django.test import override_settings
+
+    from monograph.settings import _cache
+
+    url = f"file://{tmp_path_factory.mktemp('cache')}"
+    with override_settings(CACHES={"default": _cache(url)}):
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(_private_cache):
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _roomy_admission(settings):
+    """Admission limits sized for a test run, not for a classroom: one test process sends
+    hundreds of cold runs from one address, on a shared machine where the first run of a
+    test can take longer than the production deadline. tests/test_admission.py sets tight
+    limits itself to test them."""
+    from monograph import admission
+
+    settings.ADMISSION = {**settings.ADMISSION, "deadline_s": 120.0, "max_wait_s": 60.0,
+                          "rate_run_ms": 10**9, "rate_exports": 10**9, "brownout_s": 0.0}
+    admission.GATE.pressed_at = float("-inf")  # no busy spell carried over from another test

@@ -17,10 +17,11 @@ CONTENT = Path(settings.BASE_DIR) / "content"
 BOOK = load_book(CONTENT)
 CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduction"]
 
-# The book's plan (content/book.yaml): four parts, the chapters, an introduction and a checklist.
+# The book's plan (content/book.yaml): four parts, the chapters, an introduction, a
+# checklist and an about page.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
-            "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
-            "checklist"]
+            "resilience", "observability", "drift", "deployment", "launch-gates", "guardrails",
+            "ownership", "checklist", "about"]
 
 
 def test_the_book_has_its_pages_in_order():
@@ -257,3 +258,112 @@ def test_a_simulation_may_have_a_figure_in_more_than_one_chapter(book_dir):
     assert [p.slug for p in book.chapters_for_simulation("fanout")] == ["two", "three"]
     assert book.chapter_for_simulation("fanout").slug == "two"
     assert book.chapters_for_simulation("drift") == ()
+
+
+# -- live numbers: the page quotes the simulation, checked at start-up ---------------------------
+_LIVE_FRONT = ("title: Two\nslug: two\npart: 2\norder: 2\nsummary: s\nsimulation: fanout\n"
+               "figure_caption: Try it.\npresets:\n"
+               "  - label: Wide\n    params: {fanout: 100}")
+
+
+@pytest.mark.parametrize(("expression", "message"), [
+    ("{{ share_slower preset=Wide }}", "fanout has no metric 'share_slower'"),
+    ("{{ nope:share_slow }}", "unknown simulation 'nope'"),
+    ("{{ share_slow fanout=0 }}", "fanout must be"),
+    ("{{ share_slow warp=9 }}", "unknown parameter 'warp'"),
+    ('{{ share_slow preset="Narrow" }}', "unknown preset 'Narrow'"),
+    ("{{ share_slow | .2q }}", "format"),
+    ("{{ share_slow.median }}", "field 'median'"),
+    ("{{ share_slow preset=Wide", "without a closing"),
+])
+def test_a_bad_live_number_names_the_file_and_line(book_dir, expression, message):
+    path = _write(book_dir, "two.md", _LIVE_FRONT,
+                  body=f"## Hi\n\nText.\n\nMore text, then {expression} and the rest.\n")
+    with pytest.raises(ContentError, match=re.escape(message)) as err:
+        load_book(book_dir)
+    assert err.value.path == str(path)
+    # Ten lines of front matter between two "---", a blank line, then the body: line 18.
+    assert err.value.field == "line 18", err.value.field
+
+
+def test_a_live_number_in_a_heading_or_a_do_this_item_is_refused(book_dir):
+    _write(book_dir, "two.md", _LIVE_FRONT, body="## Share {{ share_slow }}\n\nText.\n")
+    with pytest.raises(ContentError, match="heading"):
+        load_book(book_dir)
+    _write(book_dir, "two.md", _LIVE_FRONT,
+           body='## Hi\n\n!!! do-this "Do this"\n    - Keep it under {{ share_slow | %0 }}.\n')
+    with pytest.raises(ContentError, match="Do this"):
+        load_book(book_dir)
+
+
+def test_a_bad_live_number_in_the_caption_names_its_line(book_dir):
+    front = _LIVE_FRONT.replace("figure_caption: Try it.",
+                                "figure_caption: Try {{ p99 }} it.")
+    path = _write(book_dir, "two.md", front)
+    with pytest.raises(ContentError, match="no metric 'p99'") as err:
+        load_book(book_dir)
+    assert (err.value.path, err.value.field) == (str(path), "line 8")
+
+
+def test_a_bad_live_number_stops_the_process_at_startup(book_dir):
+    import os
+    import subprocess
+    import sys
+
+    _write(book_dir, "two.md", _LIVE_FRONT, body="## Hi\n\n{{ share_slower }}\n")
+    env = {**os.environ, "MONOGRAPH_CONTENT_DIR": str(book_dir)}
+    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "two.md: line 16: fanout has no metric 'share_slower'" in proc.stderr
+
+
+def test_a_live_number_shows_the_figures_value_and_links_to_those_settings(book_dir, settings,
+                                                                            client):
+    _write(book_dir, "two.md", _LIVE_FRONT,
+           body='## Hi\n\nSlow: {{ share_slow preset=Wide seed=7 | %1 }}; '
+                'default: {{ share_slow }}; literal \\{{ braces }}.\n\n[[figure]]\n')
+    settings.CONTENT_DIR = book_dir
+    content.reset()
+    html = client.get("/chapters/two/").content.decode()
+    links = re.findall(r'<a class="live-number" href="([^"]+)"[^>]*>([^<]+)</a>', html)
+    assert len(links) == 2, links
+    (href, text), (default_href, default_text) = links
+    path, _, rest = href.partition("?")
+    query, _, anchor = rest.partition("#")
+    assert (path, anchor) == ("/chapters/two/", "fig-fanout")
+    assert "fanout=100" in query and "seed=7" in query
+    # The value is what the figure's own JSON reports at exactly those settings.
+    data = client.get(f"/simulations/fanout.json?{query.replace('&amp;', '&')}").json()
+    assert text == f"{data['metrics']['share_slow']['value'] * 100:.1f} %"
+    default = simulations.get("fanout").param("fanout").default  # nothing named: defaults
+    assert f"fanout={default}&" in default_href.replace("&amp;", "&")
+    assert default_text.endswith("%")
+    assert "{{ braces }}" in html
+
+
+def test_live_numbers_resolve_presets_against_the_figure_they_name(book_dir, settings, client):
+    front = TWO_FIGURES.replace("    caption: Second.\n",
+                                '    caption: "Second: {{ retries:amplification preset=Calm | .1f× }}."\n'
+                                "    presets:\n      - {label: Calm, params: {load: 0.5}}\n"
+                                "      - {label: Busy, params: {load: 0.9}}\n")
+    _write(book_dir, "two.md", front,
+           body='## A\n\nWide: {{ share_slow preset=Wide | %1 }}.\n\n[[figure]]\n\n## B\n\n'
+                'Busy: {{ retries:amplification preset=Busy | .2f× }}.\n\n[[figure retries]]\n')
+    settings.CONTENT_DIR = book_dir
+    content.reset()
+    page = content.book().by_slug["two"]
+    assert [n.preset for n in page.live] == ["Wide", "Busy", "Calm"]
+    html = client.get("/chapters/two/").content.decode().replace("&amp;", "&")
+    hrefs = re.findall(r'<a class="live-number" href="([^"]+)"', html)
+    # The first figure's number links to the plain chapter URL; the second figure's names it.
+    assert hrefs[0].startswith("/chapters/two/?fanout=100&") and hrefs[0].endswith("#fig-fanout")
+    assert hrefs[1].startswith("/chapters/two/?figure=retries&load=0.9&")
+    assert any(h.startswith("/chapters/two/?figure=retries&load=0.5&") for h in hrefs[2:])
+    # Following a link opens the chapter on that figure, not a redirect elsewhere.
+    assert client.get(hrefs[1].partition("#")[0]).status_code == 200
+    # A preset of the second figure is not one of the first's.
+    _write(book_dir, "two.md", front, body="## A\n\n{{ share_slow preset=Busy }}\n\n[[figure]]\n\n"
+                                           "[[figure retries]]\n")
+    with pytest.raises(ContentError, match="unknown preset 'Busy'"):
+        load_book(book_dir)

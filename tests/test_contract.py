@@ -76,7 +76,7 @@ def test_every_environment_variable_the_app_reads_is_in_the_readme():
     sources = [*Path(settings.BASE_DIR, "monograph").glob("*.py"),
                Path(settings.BASE_DIR, "gunicorn.conf.py")]
     read = {name for path in sources for name in re.findall(
-        r"""(?:env|env_bool|env_list|environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""",
+        r"""(?:env|env_bool|env_int|env_list|environ\.get|getenv)\(\s*["']([A-Z][A-Z0-9_]+)["']""",
         path.read_text(encoding="utf-8"))}
     table = README.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))

@@ -187,9 +187,12 @@ def test_the_pull_request_template_holds_only_the_ticked_items(client):
     assert bad.status_code == 400 and "tail-latency:99" in bad.json()["error"]
 
 
-def test_markdown_text_keeps_code_and_drops_tags():
-    assert sessions.markdown_text('Pin <code>uv.lock</code> <a href="/x">here</a> &amp; now') \
-        == "Pin `uv.lock` here & now"
+def test_the_team_template_and_the_repository_template_render_items_alike(client):
+    from monograph.management.commands.pr_template import render
+
+    text = client.get("/checklist/template.md?ticks=tail-latency:1").content.decode()
+    line = next(x for x in text.splitlines() if x.startswith("- [ ] "))
+    assert line in render().splitlines()
 
 
 def test_content_reset_does_not_leave_stale_guides(settings, book_dir):

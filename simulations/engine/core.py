@@ -14,6 +14,7 @@ import numpy as np
 from .params import SEED, Param, ParamError
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]*$")
+QUICK_FACTOR = 10  # a quick run's sample is this many times smaller than the full one
 
 
 # -- results ----------------------------------------------------------------------------
@@ -122,6 +123,8 @@ class Simulation[P, F]:
     params_type: type[P]
     # Cross-parameter limits (e.g. total work); raises ParamError naming the limit.
     check: Callable[[P], None] | None = None
+    # The limits `check` enforces, in words, for the API description (one sentence each).
+    limits: tuple[str, ...] = ()
     main_param: str = ""
     model_version: int = 1
 
@@ -131,6 +134,11 @@ class Simulation[P, F]:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names) or "seed" in names:
             raise TypeError(f"simulation {self.slug}: parameter names must be unique, not seed")
+        if self.check is not None and not self.limits:
+            raise TypeError(f"simulation {self.slug}: a check needs its limits in words "
+                            "(limits=...), for the API description")
+        if sum(p.sample_size for p in self.params) > 1:
+            raise TypeError(f"simulation {self.slug}: at most one parameter is the sample size")
         check_params_type(self.slug, self.params, self.params_type)
         if not self.main_param:
             object.__setattr__(self, "main_param", self.params[0].name)
@@ -209,6 +217,26 @@ class Simulation[P, F]:
                      *(p.name for p in self.all_params)]
             raise errors[next(n for n in order if n in errors)]
         return params, seed
+
+    @property
+    def sample_param(self) -> Param | None:
+        """The parameter declared as the run's sample size, if any."""
+        return next((p for p in self.params if p.sample_size), None)
+
+    def quick(self, params: P, factor: int = QUICK_FACTOR) -> P | None:
+        """The same run on a sample `factor` times smaller (never below the declared
+        minimum): quicker, with wider confidence intervals. None when there is no sample
+        size to lower. A quick run is a preview, never a stand-in for the full one.
+        """
+        p = self.sample_param
+        if p is None or factor <= 1:
+            return None
+        value = getattr(params, p.name)
+        assert p.min is not None
+        smaller = max(int(p.min), value // factor)
+        if smaller >= value:
+            return None
+        return dataclasses.replace(params, **{p.name: smaller})  # type: ignore[type-var]
 
     def to_query(self, params: P, seed: int) -> dict[str, str]:
         """Every effective parameter as URL text (the permalink's query)."""

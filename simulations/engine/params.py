@@ -11,6 +11,8 @@ from typing import Any, Literal
 Kind = Literal["int", "float", "choice", "bool", "int_list"]
 
 SEED_MAX = 2**32 - 1
+BOOL_TRUE = ("1", "true", "on", "yes")
+BOOL_FALSE = ("0", "false", "off", "no")
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 
 
@@ -49,12 +51,17 @@ class Param:
     scale: Literal["linear", "log"] = "linear"
     max_items: int = 10
     choice_labels: Mapping[str, str] = field(default_factory=dict)
+    # The run's sample size (requests, re-runs…): a quick run may lower it, trading a wider
+    # confidence interval for time (Simulation.quick). At most one per simulation.
+    sample_size: bool = False
 
     def __post_init__(self) -> None:
         if self.kind in ("int", "float", "int_list") and (self.min is None or self.max is None):
             raise TypeError(f"parameter {self.name}: numeric kinds need min and max")
         if self.kind == "choice" and not self.choices:
             raise TypeError(f"parameter {self.name}: a choice needs choices")
+        if self.sample_size and self.kind != "int":
+            raise TypeError(f"parameter {self.name}: a sample size is a whole number")
         if self.scale == "log" and (self.min is None or self.min <= 0):
             raise TypeError(f"parameter {self.name}: a log scale needs min > 0")
         # The default must itself be valid, or every page would start broken.
@@ -104,9 +111,9 @@ class Param:
                 if isinstance(raw, bool):
                     return raw
                 text = str(raw).lower()
-                if text in ("1", "true", "on", "yes"):
+                if text in BOOL_TRUE:
                     return True
-                if text in ("0", "false", "off", "no"):
+                if text in BOOL_FALSE:
                     return False
                 raise self.error(f"got {str(raw)[:40]!r}")
             case "choice":
@@ -188,8 +195,9 @@ class Param:
                 schema |= {"type": "number", "minimum": self.min, "maximum": self.max}
                 schema["default"] = self.default
             case "bool":
-                schema |= {"type": "integer", "enum": [0, 1]}
-                schema["default"] = int(bool(self.default))
+                # Every spelling the parser accepts (case aside); 0 and 1 are canonical.
+                schema |= {"type": "string", "enum": [*BOOL_FALSE, *BOOL_TRUE]}
+                schema["default"] = "1" if self.default else "0"
             case "choice":
                 schema |= {"type": "string", "enum": list(self.choices)}
             case "int_list":

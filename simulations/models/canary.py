@@ -668,5 +668,6 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=("steps must be strictly ascending and end at 100.",),
     main_param="defect_rate",
 )

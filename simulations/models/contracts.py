@@ -552,5 +552,6 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=(f"hours × records_per_hour must be at most {MAX_ROWS:,}.",),
     main_param="detect_hours",
 )

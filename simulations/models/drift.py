@@ -537,5 +537,6 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=(f"days × samples_per_day must be at most {MAX_SAMPLES:,}.",),
     main_param="drift_per_day",
 )

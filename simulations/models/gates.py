@@ -694,6 +694,7 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=(f"changes_per_day × weeks must be at most {MAX_CHANGE_WEEKS:,}.",),
     main_param="batch",
     model_version=1,
 )

@@ -429,6 +429,7 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check,
+    limits=(f"incidents_per_week × weeks must be at most {MAX_INCIDENTS:,}.",),
     main_param="team_size",
     model_version=1,
 )

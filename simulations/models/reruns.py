@@ -66,7 +66,7 @@ PARAMS = (
                "reproduces the first re-run exactly."),
     Param(name="reruns", kind="int", default=2000, min=100, max=10000, step=100,
           scale="log", unit="re-runs", label="Re-runs of the comparison",
-          help="How often the whole comparison is repeated."),
+          help="How often the whole comparison is repeated.", sample_size=True),
 )
 
 
@@ -94,12 +94,17 @@ def flip_probability(delta: float, sigma: float, n: int) -> float:
 
 
 def runs_needed(delta: float, sigma: float, target: float = TARGET_FLIP) -> int | None:
-    """Smallest n with P(flip) ≤ target: n ≥ 2·(z·σ/Δ)²; None when Δ = 0 (never)."""
+    """Smallest n with P(flip) ≤ target: n ≥ 2·(z·σ/Δ)²; None when Δ = 0 (never), or
+    when Δ is so small that n is beyond any float (never, in practice)."""
     if delta <= 0:
         return None
     z = NORMAL.inv_cdf(1 - target)
+    ratio = z * sigma / delta
+    need = 2 * ratio * ratio  # a product overflows to inf, where ** would raise
+    if not math.isfinite(need):
+        return None
     # The tiny slack keeps float dust from adding a run when 2·(zσ/Δ)² is a whole number.
-    return max(1, math.ceil(2 * (z * sigma / delta) ** 2 - 1e-9))
+    return max(1, math.ceil(need - 1e-9))
 
 
 def chi2_cdf_even(x: float, df: int) -> tuple[float, float]:

@@ -846,5 +846,8 @@ SIMULATION = Simulation(
     run=run,
     figure=build_figure,
     check=check_limits,
+    limits=(f"The worst-case work, load × {CAPACITY:g}/s × duration_s requests times the attempts "
+            f"each would make if every attempt failed (all layers; a retry after a backoff counts "
+            f"1.6; a retry_budget caps the attempts), must be at most {MAX_WORK:,}.",),
     main_param="load",
 )
