@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import images, sharing, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
@@ -14,8 +14,9 @@ urlpatterns = [
     path("simulations/<slug:sim>/embed", views.embed, name="embed"),
     path("simulations/<slug:sim>.json", views.result_json, name="result_json"),
     path("simulations/<slug:sim>.csv", views.result_csv, name="result_csv"),
-    path("simulations/<slug:sim>.svg", views.result_image, {"fmt": "svg"}, name="result_svg"),
-    path("simulations/<slug:sim>.png", views.result_image, {"fmt": "png"}, name="result_png"),
+    path("simulations/<slug:sim>.svg", images.result_image, {"fmt": "svg"}, name="result_svg"),
+    path("simulations/<slug:sim>.png", images.result_image, {"fmt": "png"}, name="result_png"),
+    path("oembed", sharing.oembed, name="oembed"),
     path("api/openapi.json", views.openapi_json, name="openapi"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
