@@ -34,7 +34,8 @@ from .version import version
 CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 WIDTH, WIDTH_MIN, WIDTH_MAX = 900, 320, 2000
 ASPECT = 480 / 900  # chart height per pixel of width
-PROVENANCE_PX = 46  # the strip under the chart that names the source
+CHART_MIN_H = 420  # the chart height when a figure does not set one
+PROVENANCE_PX = 64  # the title and the two lines under it that name the source
 QUERY_EXTRAS = frozenset({"theme", "width"})
 
 
@@ -45,9 +46,10 @@ class Look:
     theme: str = "light"
     width: int = WIDTH
 
-    @property
-    def height(self) -> int:
-        return round(self.width * ASPECT) + PROVENANCE_PX
+    def height(self, figure: dict[str, Any]) -> int:
+        """The chart keeps at least the height its figure was designed for."""
+        designed = int(figure.get("layout", {}).get("height") or CHART_MIN_H)
+        return max(designed, round(self.width * ASPECT)) + PROVENANCE_PX
 
     def query(self) -> dict[str, str]:
         """The non-default look as URL text (for links to this exact image)."""
@@ -108,26 +110,24 @@ def provenance(state: sims.State, base: str) -> tuple[str, str]:
 
 def annotated(payload: dict[str, Any], state: sims.State, look: Look, base: str
               ) -> dict[str, Any]:
-    """The figure as an image draws it: themed, titled, with the provenance strip."""
+    """The figure as an image draws it: themed, titled, with its source under the title."""
     fig = themed(payload["figure"], look.theme)
     lay = fig["layout"]
     lay.pop("height", None)
     lay.pop("width", None)
     margin = dict(lay.get("margin", {}))
-    if "title" not in lay:  # a standalone image needs to say what it is
-        lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
-        margin["t"] = max(margin.get("t", 0), 56)
-    bottom = margin.get("b", 80)
-    margin["b"] = bottom + PROVENANCE_PX
-    lay["margin"] = margin
+    title = lay.get("title") or {"text": payload["title"]}
+    if isinstance(title, str):
+        title = {"text": title}
     line1, link = provenance(state, base)
-    lay["annotations"] = [*lay.get("annotations", []), {
-        "xref": "paper", "yref": "paper", "x": 0, "y": 0, "xanchor": "left",
-        "yanchor": "top", "yshift": -bottom, "align": "left", "showarrow": False,
-        "font": {"size": 11, "color": THEMES[look.theme]["text"]},
-        # Plotly reads annotation text as a little HTML: escape what we did not write.
-        "text": f"{html.escape(line1)}<br>{html.escape(link)}",
-    }]
+    # The source goes under the title (a subtitle), clear of legends and axis titles.
+    # Plotly reads the text as a little HTML: escape what we did not write.
+    lay["title"] = {**title, "x": 0.02, "xanchor": "left", "xref": "container",
+                    "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10},
+                    "subtitle": {"text": f"{html.escape(line1)}<br>{html.escape(link)}",
+                                 "font": {"size": 11, "color": THEMES[look.theme]["text"]}}}
+    margin["t"] = margin.get("t", 24) + PROVENANCE_PX
+    lay["margin"] = margin
     return fig
 
 
@@ -146,8 +146,9 @@ def image(state: sims.State, fmt: str, look: Look, base: str) -> bytes:
         return hit
     if not settings.SIMULATION_IMAGES:
         raise renderer.RendererDown("static images are turned off (MONOGRAPH_IMAGES=0)")
-    fig = annotated(sims.run(state), state, look, base)
-    data = renderer.render(fig, fmt, look.width, look.height)
+    payload = sims.run(state)
+    fig = annotated(payload, state, look, base)
+    data = renderer.render(fig, fmt, look.width, look.height(payload["figure"]))
     cache.set(key, data, settings.SIMULATION_CACHE_SECONDS)
     return data
 

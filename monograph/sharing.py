@@ -67,7 +67,7 @@ def share_context(request: HttpRequest, fig: dict[str, Any],
         "live": live,
         "png": png,
         "png_width": look.width,
-        "png_height": look.height,
+        "png_height": look.height(payload["figure"]),
         "svg": _abs(base, reverse("result_svg", args=[slug]), qs),
         "png_dark": _abs(base, reverse("result_png", args=[slug]),
                          f"{qs}&theme=dark" if qs else "theme=dark"),
@@ -79,7 +79,7 @@ def share_context(request: HttpRequest, fig: dict[str, Any],
         "markdown": f"[![{_markdown_text(title)}]({png})]({live})",
         "html_img": (f'<a href="{escape(live)}"><img src="{escape(png)}" '
                      f'alt="{escape(summary)}" width="{look.width}" '
-                     f'height="{look.height}"></a>'),
+                     f'height="{look.height(payload["figure"])}"></a>'),
     }
 
 
@@ -167,14 +167,13 @@ def resolve_figure_url(request: HttpRequest, url: str) -> Target:
     return Target(state, page)
 
 
-def _thumbnail(max_w: int | None, max_h: int | None) -> images.Look | None:
+def _thumbnail(max_w: int | None, max_h: int | None, figure: dict[str, Any]
+               ) -> images.Look | None:
     """The widest PNG within the limits, or None when none fits."""
-    width = min(images.WIDTH, max_w or images.WIDTH)
-    if max_h is not None:
-        width = min(width, int((max_h - images.PROVENANCE_PX) / images.ASPECT))
-    if width < images.WIDTH_MIN:
+    look = images.Look(width=min(images.WIDTH, max_w or images.WIDTH))
+    if look.width < images.WIDTH_MIN or (max_h is not None and look.height(figure) > max_h):
         return None
-    return images.Look(width=width)
+    return look
 
 
 def oembed_response(request: HttpRequest) -> dict[str, Any]:
@@ -204,12 +203,13 @@ def oembed_response(request: HttpRequest) -> dict[str, Any]:
         "height": height,
         "description": payload["summary"],
     }
-    thumb = _thumbnail(max_w, max_h)
+    thumb = _thumbnail(max_w, max_h, payload["figure"])
     if thumb is not None:
         look = urlencode(thumb.query())
         out["thumbnail_url"] = _abs(base, reverse("result_png", args=[sim.slug]),
                                     f"{qs}&{look}" if look else qs)
-        out["thumbnail_width"], out["thumbnail_height"] = thumb.width, thumb.height
+        out["thumbnail_width"] = thumb.width
+        out["thumbnail_height"] = thumb.height(payload["figure"])
     return out
 
 
