@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy
+.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy export
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ format: install  ## ruff format + import order
 bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) python manage.py bench
+	$(RUN) python manage.py bench_images
+
+export: static  ## the book as a static site in DIR (make export DIR=site LIVE_URL=https://…)
+	@test -n "$(DIR)" || { echo "usage: make export DIR=path [LIVE_URL=https://…]"; exit 2; }
+	$(RUN) python manage.py export "$(DIR)" $(if $(LIVE_URL),--live-url "$(LIVE_URL)")
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
 	$(RUN) python scripts/vendor.py --fetch

@@ -117,8 +117,9 @@ async def _serve(socket_path: str, tabs: int, proxy_server: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The shared image renderer (kaleido).")
     parser.add_argument("--socket", required=True, help="unix socket path to listen on")
-    parser.add_argument("--tabs", type=int, default=int(os.environ.get(TABS_ENV, "2")),
-                        help="Chromium tabs drawing in parallel (default 2)")
+    parser.add_argument("--tabs", type=int, default=int(os.environ.get(TABS_ENV, "1")),
+                        help="Chromium tabs drawing in parallel (default 1: each tab costs "
+                             "~150 MB and two cores gain little from a second)")
     parser.add_argument("--proxy-server", default=None,
                         help="Chromium's proxy (tests point it at a dead port)")
     args = parser.parse_args(argv)
