@@ -6,7 +6,7 @@ import dataclasses
 import re
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,8 +48,6 @@ class Result[F]:
     series: dict[str, list[Any]]
     summary: str
     figure_data: F | None = None
-    # Deprecated string-keyed figure inputs; models move to `figure_data`.
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _plain(x: Any) -> Any:
@@ -121,14 +119,11 @@ class Simulation[P, F]:
     params: tuple[Param, ...]
     run: Callable[[P, int], Result[F]]
     figure: Callable[[Result[F], P], dict[str, Any]]
-    params_type: type[P] | None = None
+    params_type: type[P]
     # Cross-parameter limits (e.g. total work); raises ParamError naming the limit.
     check: Callable[[P], None] | None = None
     main_param: str = ""
     model_version: int = 1
-    # Deprecated: the chapter's front matter owns the chapter link and the caption.
-    chapter: str = ""
-    caption: str = ""
 
     def __post_init__(self) -> None:
         if not SLUG_RE.match(self.slug):
@@ -136,13 +131,7 @@ class Simulation[P, F]:
         names = [p.name for p in self.params]
         if len(set(names)) != len(names) or "seed" in names:
             raise TypeError(f"simulation {self.slug}: parameter names must be unique, not seed")
-        if self.params_type is None:
-            # Deprecated path for models not yet typed: an untyped dataclass.
-            fields = [(p.name, Any) for p in self.params]
-            cls = dataclasses.make_dataclass(f"{self.slug.title()}Params", fields, frozen=True)
-            object.__setattr__(self, "params_type", cls)
-        else:
-            check_params_type(self.slug, self.params, self.params_type)
+        check_params_type(self.slug, self.params, self.params_type)
         if not self.main_param:
             object.__setattr__(self, "main_param", self.params[0].name)
         if self.main_param not in names:
@@ -160,7 +149,6 @@ class Simulation[P, F]:
         raise KeyError(name)
 
     def defaults(self) -> P:
-        assert self.params_type is not None
         return self.params_type(**{p.name: p.default for p in self.params})
 
     def parse(
@@ -184,19 +172,18 @@ class Simulation[P, F]:
         for p in self.params:
             values[p.name] = p.parse(query[p.name]) if p.name in query else p.default
         seed = SEED.parse(query["seed"]) if "seed" in query else SEED.default
-        assert self.params_type is not None
         params = self.params_type(**values)
         if self.check is not None:
             self.check(params)
         return params, seed
 
-    def to_query(self, params: Any, seed: int) -> dict[str, str]:
+    def to_query(self, params: P, seed: int) -> dict[str, str]:
         """Every effective parameter as URL text (the permalink's query)."""
         out = {p.name: p.to_query(getattr(params, p.name)) for p in self.params}
         out["seed"] = str(seed)
         return out
 
-    def params_json(self, params: Any) -> dict[str, Any]:
+    def params_json(self, params: P) -> dict[str, Any]:
         return {p.name: p.to_json(getattr(params, p.name)) for p in self.params}
 
 

@@ -203,6 +203,22 @@ class Param:
         return schema
 
 
+def check_work(params: Any, factors: tuple[str, str], limit: int) -> None:
+    """Refuse a run whose work (the product of two parameters) exceeds `limit`.
+
+    The message names the limit and the fix: the largest value of the second factor
+    that fits, given the first.
+    """
+    a, b = factors
+    first, second = getattr(params, a), getattr(params, b)
+    if first * second > limit:
+        raise ParamError(
+            b,
+            f"{a} × {b} must be at most {limit:,} (got {first * second:,}): "
+            f"lower {b} to {limit // first:,} or fewer",
+        )
+
+
 SEED = Param(
     name="seed",
     kind="int",

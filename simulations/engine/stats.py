@@ -54,8 +54,13 @@ def quantile_ci(samples: Sequence[float] | np.ndarray, q: float, z: float = Z95
     return (est, float(x[lo]), float(x[hi]))
 
 
-def mean_ci(samples: Sequence[float] | np.ndarray, z: float = Z95) -> tuple[float, float, float]:
-    """Mean with a normal-approximation 95 % CI."""
+def mean_ci(samples: Sequence[float] | np.ndarray, z: float = Z95, *,
+            floor: float | None = None) -> tuple[float, float, float]:
+    """Mean with a normal-approximation 95 % CI.
+
+    `floor` clips the lower end at a bound the quantity cannot cross (a count, a cost
+    or a share is never negative), where the normal approximation would.
+    """
     x = np.asarray(samples, dtype=float)
     if x.size == 0:
         return (math.nan, math.nan, math.nan)
@@ -63,7 +68,8 @@ def mean_ci(samples: Sequence[float] | np.ndarray, z: float = Z95) -> tuple[floa
     if x.size < 2:
         return (m, m, m)
     half = z * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return (m, m - half, m + half)
+    lo = m - half if floor is None else max(floor, m - half)
+    return (m, lo, m + half)
 
 
 def histogram(samples: np.ndarray, bins: int = 60, *, log: bool = False,

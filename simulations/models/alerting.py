@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -42,7 +42,7 @@ from ..engine.core import Metric, Result, Simulation, spawn_rngs
 from ..engine.params import Param
 from ..engine.plotting import PALETTE
 from ..engine.stats import poisson_ci
-from ..engine.words import pct
+from ..engine.words import duration, pct
 
 # -- model constants --------------------------------------------------------------------
 MONTH_MIN = 30 * 24 * 60  # the SLO period: 30 days, evaluated minute by minute
@@ -114,6 +114,21 @@ PARAMS = (
 )
 
 
+@dataclass(frozen=True)
+class AlertingParams:
+    """SLO burn-rate alerting: one field per entry of PARAMS, in order."""
+
+    incident: Literal["none", "sudden", "leak"]
+    leak_rate: float
+    error_rate: float
+    incident_min: int
+    policy: Literal["static", "single_window", "multi_window"]
+    threshold: float
+    noise: float
+    slo_target: float
+
+
+
 # -- closed forms and rules, shared by every run -----------------------------------------
 def budget_share(burn_rate: float, hours: float, period_hours: float = MONTH_MIN / 60
                  ) -> float:
@@ -131,7 +146,7 @@ def month_budget(slo_target: float) -> float:
     return (1 - slo_target) * REQUESTS_PER_MIN * MONTH_MIN
 
 
-def incident_share(p: Any, minutes: np.ndarray) -> np.ndarray:
+def incident_share(p: AlertingParams, minutes: np.ndarray) -> np.ndarray:
     """Share of requests the incident fails in each minute since it started (≥ 0)."""
     if p.incident == "none":
         return np.zeros(minutes.shape)
@@ -151,7 +166,7 @@ def window_sums(cum: np.ndarray, window: int) -> np.ndarray:
     return cum[..., WARMUP_MIN + 1:] - cum[..., WARMUP_MIN + 1 - window:end - window]
 
 
-def rule_fires(cum: np.ndarray, p: Any, policy: str) -> np.ndarray:
+def rule_fires(cum: np.ndarray, p: AlertingParams, policy: str) -> np.ndarray:
     """Whether the policy's rule fires at each evaluation (every minute of the month)."""
     budget_rate = 1 - p.slo_target
 
@@ -177,7 +192,7 @@ def count_pages(fires: np.ndarray) -> np.ndarray:
 
 
 # -- the month's traffic -----------------------------------------------------------------
-def draw_baseline(rng: np.random.Generator, p: Any, months: int) -> np.ndarray:
+def draw_baseline(rng: np.random.Generator, p: AlertingParams, months: int) -> np.ndarray:
     """Normal errors per minute, (months, WARMUP_MIN + MONTH_MIN), with blips."""
     minutes = WARMUP_MIN + MONTH_MIN
     blocks = -(-minutes // NOISE_BLOCK_MIN)
@@ -212,7 +227,7 @@ class Month:
         return self.cum_baseline + extra
 
 
-def draw_month(p: Any, rngs: dict[str, np.random.Generator]) -> Month:
+def draw_month(p: AlertingParams, rngs: dict[str, np.random.Generator]) -> Month:
     """The incident month: baseline errors, then the incident's among the requests left."""
     baseline = draw_baseline(rngs["baseline"], p, 1)[0]
     extra = np.zeros_like(baseline)
@@ -235,7 +250,7 @@ def draw_month(p: Any, rngs: dict[str, np.random.Generator]) -> Month:
 class Watch:
     """One policy watching the incident month: its rule, its pages, on-call's response."""
 
-    def __init__(self, env: simpy.Environment, policy: str, p: Any, month: Month):
+    def __init__(self, env: simpy.Environment, policy: str, p: AlertingParams, month: Month):
         self.env, self.policy, self.p, self.month = env, policy, p, month
         self.end = month.planned_end  # until someone mitigates, the incident runs its course
         self.fires = rule_fires(month.cumulative(self.end), p, policy)
@@ -304,7 +319,7 @@ class Watch:
         return None
 
 
-def watch_month(p: Any, month: Month) -> dict[str, Watch]:
+def watch_month(p: AlertingParams, month: Month) -> dict[str, Watch]:
     """Run every policy over the same month."""
     env = simpy.Environment()
     watches = {policy: Watch(env, policy, p, month) for policy in POLICIES}
@@ -313,7 +328,7 @@ def watch_month(p: Any, month: Month) -> dict[str, Watch]:
 
 
 # -- the noise-free path: the rule on the expected error rate ----------------------------
-def expected_path(p: Any, policy: str) -> dict[str, float | None]:
+def expected_path(p: AlertingParams, policy: str) -> dict[str, float | None]:
     """Detection and budget spent when errors follow their expectation exactly."""
     base = baseline_error_rate(p.slo_target)
     padded = WARMUP_MIN + MONTH_MIN
@@ -339,7 +354,7 @@ def expected_path(p: Any, policy: str) -> dict[str, float | None]:
 
 
 # -- run --------------------------------------------------------------------------------
-def quiet_pages(p: Any, rng: np.random.Generator) -> dict[str, int]:
+def quiet_pages(p: AlertingParams, rng: np.random.Generator) -> dict[str, int]:
     """Pages in QUIET_MONTHS months without an incident, per policy (same months for all)."""
     errors = draw_baseline(rng, p, QUIET_MONTHS)
     zero = np.zeros((QUIET_MONTHS, 1), dtype=np.int64)
@@ -347,7 +362,7 @@ def quiet_pages(p: Any, rng: np.random.Generator) -> dict[str, int]:
     return {policy: int(count_pages(rule_fires(cum, p, policy)).sum()) for policy in POLICIES}
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: AlertingParams, seed: int) -> Result[AlertingFigure]:
     """Watch the incident month with every policy, then count false pages in quiet months."""
     rngs = spawn_rngs(seed, "baseline", "incident", "quiet")
     month = draw_month(p, rngs)
@@ -400,17 +415,15 @@ def run(p: Any, seed: int) -> Result:
         "peak_burn_rate": Metric(round(peak_burn, 4), "×",
                                  "Burn rate at the incident's planned worst (expected)"),
     }
-    extra = {
-        "month": month, "watches": watches, "detect": detect, "rates": rates, "cis": cis,
-        "false_pages": false_pages, "paths": paths,
-    }
+    figure_data = AlertingFigure(watches=watches, detect=detect, rates=rates, cis=cis,
+                                 false_pages=false_pages)
     series = _series(p, watches)
     return Result(metrics=metrics, series=series,
                   summary=_summary(p, metrics, detect, rates, cis),
-                  extra=extra)
+                  figure_data=figure_data)
 
 
-def _view(p: Any, watches: dict[str, Watch]) -> tuple[int, int]:
+def _view(p: AlertingParams, watches: dict[str, Watch]) -> tuple[int, int]:
     """The stretch of the month the figure shows: the incident and what follows it."""
     start = INCIDENT_START_MIN - VIEW_BEFORE_MIN
     if p.incident == "none":
@@ -425,7 +438,7 @@ def _step_max(values: np.ndarray, stride: int) -> np.ndarray:
     return values.reshape(-1, stride).max(axis=1)
 
 
-def _series(p: Any, watches: dict[str, Watch]) -> dict[str, list[Any]]:
+def _series(p: AlertingParams, watches: dict[str, Watch]) -> dict[str, list[Any]]:
     """Error rate and burn rates around the incident, as the chosen policy saw them.
 
     With more minutes than MAX_POINTS, each point is the highest value over its step of
@@ -464,21 +477,12 @@ def _wname(window: int) -> str:
     return f"{window // 60}h" if window % 60 == 0 else f"{window}m"
 
 
-def _fmt_min(m: float) -> str:
-    """Minutes the way a person says them."""
-    if m < 120:
-        return f"{m:.0f} min"
-    return f"{m / 60:.1f} h"
-
-
-
-
 def _burn(x: float) -> str:
     """A burn rate: 30, 14.4, 1,000."""
     return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
-def _summary(p: Any, m: dict[str, Metric], detect: dict[str, int | None],
+def _summary(p: AlertingParams, m: dict[str, Metric], detect: dict[str, int | None],
              rates: dict[str, float], cis: dict[str, tuple[float, float]]) -> str:
     """Two or three sentences from the numbers: the incident, then the quiet months."""
     name = POLICY_LABELS[p.policy]
@@ -492,19 +496,19 @@ def _summary(p: Any, m: dict[str, Metric], detect: dict[str, int | None],
         lasted = m["incident_min_lasted"].value
         cost = pct(m["budget_spent_total"].value)
         if d is None:
-            first = (f"{what}: the {name} never paged, and in {_fmt_min(lasted)} the "
+            first = (f"{what}: the {name} never paged, and in {duration(60 * lasted)} the "
                      f"incident spent {cost} of the month's error budget.")
         else:
-            first = (f"{what}: the {name} paged after {_fmt_min(d)}, with "
+            first = (f"{what}: the {name} paged after {duration(60 * d)}, with "
                      f"{pct(m['budget_spent_before_page'].value)} of the month's error "
                      f"budget spent; ")
             first += (f"the fix {RESPONSE_MIN} min later brought the cost to {cost}."
                       if lasted < p.incident_min else
-                      f"the incident ended after {_fmt_min(lasted)}, having cost {cost}.")
+                      f"the incident ended after {duration(60 * lasted)}, having cost {cost}.")
         other = "multi_window"
         if p.policy != other and detect[other] is not None and (d is None
                                                                  or detect[other] < d):
-            first += f" The multi-window burn rate paged after {_fmt_min(detect[other])}."
+            first += f" The multi-window burn rate paged after {duration(60 * detect[other])}."
     lo, hi = cis[p.policy]
     second = (f"In {QUIET_MONTHS} quiet months the {name} paged {rates[p.policy]:.2g} times "
               f"a month (95 % CI {lo:.2g}–{hi:.2g}).")
@@ -512,9 +516,21 @@ def _summary(p: Any, m: dict[str, Metric], detect: dict[str, int | None],
 
 
 # -- figure -----------------------------------------------------------------------------
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AlertingFigure:
+    """What the figure needs beyond the public series: every policy's month, side by side."""
+
+    watches: dict[str, Watch]  # policy → its watch over the incident month
+    detect: dict[str, int | None]  # policy → minutes from incident start to first page
+    rates: dict[str, float]  # policy → false pages a month over the quiet months
+    cis: dict[str, tuple[float, float]]  # policy → 95 % CI of that rate
+    false_pages: dict[str, int]  # policy → false pages counted in the quiet months
+
+
+def build_figure(result: Result[AlertingFigure], p: AlertingParams) -> dict[str, Any]:
     """Error rate and burn rates around the incident, and false pages per policy."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     t = s["t_h"]
     base = baseline_error_rate(p.slo_target)
     floor_rate = base / 10
@@ -532,7 +548,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
          "line": {"color": PALETTE["grey"], "width": 1.5, "dash": "dash"},
          "hovertemplate": "%{x:.2f} h: %{y:.3p}<extra></extra>", **top},
     ]
-    watch = ex["watches"][p.policy]
+    watch = fd.watches[p.policy]
     lo_h, hi_h = t[0] - (t[1] - t[0] if len(t) > 1 else 0), t[-1]
     pages = [(k - INCIDENT_START_MIN) / 60 for k in watch.page_times]
     pages = [h for h in pages if lo_h <= h <= hi_h]
@@ -550,7 +566,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
             "line": {"color": WINDOW_COLOURS[w], "dash": WINDOW_DASHES[w], "width": 1.5},
             "hovertemplate": f"{name}: " + "%{y:.3g}× at %{x:.2f} h<extra></extra>",
             **bottom})
-    rates, cis = ex["rates"], ex["cis"]
+    rates, cis = fd.rates, fd.cis
     labels = [("▶ " if pol == p.policy else "") + SHORT_LABELS[pol] for pol in POLICIES]
     data.append({
         "type": "bar", "x": labels, "y": [rates[pol] for pol in POLICIES],
@@ -583,7 +599,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     # run of the same month): one line per moment, shared by policies that page together.
     together: dict[int, list[str]] = {}
     for pol in POLICIES:
-        d = ex["detect"][pol]
+        d = fd.detect[pol]
         if pol != p.policy and d is not None:
             together.setdefault(d, []).append(pol)
     for i, (d, pols) in enumerate(sorted(together.items())):
@@ -621,14 +637,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="alerting",
     title="SLO burn-rate alerting",
-    chapter="observability",
     description="A sudden outage or a slow leak under a static threshold and burn-rate "
                 "alerts: time to detect, budget spent before the page, false pages.",
     params=PARAMS,
+    params_type=AlertingParams,
     run=run,
     figure=build_figure,
-    caption="What to try: with the leak, compare when each policy pages and how much budget "
-            "is gone by then; then pick a quiet month and lower the static threshold until "
-            "it pages on noise.",
     main_param="leak_rate",
 )

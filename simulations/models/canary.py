@@ -41,7 +41,7 @@ import itertools
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -50,7 +50,7 @@ from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
 from ..engine.params import Param, ParamError
 from ..engine.plotting import PALETTE
-from ..engine.words import pct
+from ..engine.words import duration, pct
 
 # -- model constants --------------------------------------------------------------------
 TICK_S = 30.0  # longest clock tick: the alert's evaluation interval (a common Prometheus one)
@@ -105,7 +105,23 @@ PARAMS = (
 )
 
 
-def check_limits(p: Any) -> None:
+@dataclass(frozen=True)
+class CanaryParams:
+    """Canary exposure: one field per entry of PARAMS, in order."""
+
+    strategy: Literal["big_bang", "blue_green", "canary", "flag"]
+    defect_rate: float
+    base_error_rate: float
+    rps: float
+    steps: tuple[int, ...]
+    bake_s: float
+    alpha: float
+    min_samples: int
+    rollback_s: float
+
+
+
+def check_limits(p: CanaryParams) -> None:
     """Refuse step lists that are not a ramp: strictly ascending and ending at 100."""
     steps = list(p.steps)
     text = ",".join(str(s) for s in steps)
@@ -135,7 +151,7 @@ class Plan:
         return self.ticks * self.dt
 
 
-def make_plan(p: Any) -> Plan:
+def make_plan(p: CanaryParams) -> Plan:
     """Tick length, horizon and look cadence for these parameters."""
     per_bake = max(1, math.ceil(p.bake_s / TICK_S - 1e-9))
     dt = p.bake_s / per_bake
@@ -193,7 +209,7 @@ def uses_analysis(strategy: str) -> bool:
     return strategy == "canary"
 
 
-def rollback_duration(strategy: str, p: Any) -> float:
+def rollback_duration(strategy: str, p: CanaryParams) -> float:
     """Seconds from the decision to roll back until no traffic reaches the new version."""
     return {"big_bang": p.rollback_s, "blue_green": 0.0, "canary": p.rollback_s,
             "flag": FLAG_OFF_S}[strategy]
@@ -253,7 +269,7 @@ def samples_needed(base: float, defect: float, alpha: float, power: float = POWE
 class Deploy:
     """One strategy's deploy of the release, driven by SimPy processes."""
 
-    def __init__(self, env: simpy.Environment, strategy: str, p: Any, plan: Plan,
+    def __init__(self, env: simpy.Environment, strategy: str, p: CanaryParams, plan: Plan,
                  rng: np.random.Generator):
         self.env, self.strategy, self.p, self.plan, self.rng = env, strategy, p, plan, rng
         self.p_new = new_version_error_rate(p.base_error_rate, p.defect_rate)
@@ -372,7 +388,7 @@ class Deploy:
             self.restored_s = self.env.now
 
 
-def run_scenario(p: Any, seed: int) -> dict[str, Deploy]:
+def run_scenario(p: CanaryParams, seed: int) -> dict[str, Deploy]:
     """Deploy the release with every strategy, each on its own random stream."""
     plan = make_plan(p)
     rngs = spawn_rngs(seed, *STRATEGIES)
@@ -383,7 +399,7 @@ def run_scenario(p: Any, seed: int) -> dict[str, Deploy]:
 
 
 # -- repeated trials, vectorised ---------------------------------------------------------
-def repeat_trials(p: Any, strategy: str, defect_rate: float, n_trials: int,
+def repeat_trials(p: CanaryParams, strategy: str, defect_rate: float, n_trials: int,
                   rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The same deploy, schedule and rules as Deploy, for many independent releases at once.
 
@@ -441,17 +457,6 @@ def repeat_trials(p: Any, strategy: str, defect_rate: float, n_trials: int,
 
 
 # -- run --------------------------------------------------------------------------------
-def _fmt_s(s: float) -> str:
-    """Seconds the way a person says them."""
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.1f} min"
-    return f"{s / 3600:.1f} h"
-
-
-
-
 def _wilson(k: int, n: int) -> tuple[float, float]:
     """Wilson 95 % CI, with float noise at 0 and 1 rounded away."""
     return tuple(round(x, 9) for x in stats.proportion_ci(k, n))  # type: ignore[return-value]
@@ -464,7 +469,7 @@ def _downsample(n: int) -> np.ndarray:
     return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: CanaryParams, seed: int) -> Result[CanaryFigure]:
     """Deploy with every strategy, then repeat the chosen one for its error rates."""
     plan = make_plan(p)
     deploys = run_scenario(p, seed)
@@ -502,18 +507,18 @@ def run(p: Any, seed: int) -> Result:
             f"equal arms; formula)"),
     }
 
-    extra = {
-        "plan": plan,
-        "hurt_by_strategy": {s: d.hurt for s, d in deploys.items()},
-        "detect_s": mine.detect_s, "decided_s": mine.decided_s,
-        "restored_s": mine.restored_s, "decided_by": mine.decided_by,
-        "decided_share": mine.decided_share, "looks": looks, "false_rollbacks": false_rb,
-    }
+    figure_data = CanaryFigure(
+        plan=plan, hurt_by_strategy={s: d.hurt for s, d in deploys.items()},
+        detect_s=mine.detect_s, decided_s=mine.decided_s, restored_s=mine.restored_s,
+        decided_by=mine.decided_by, decided_share=mine.decided_share, looks=looks,
+        false_rollbacks=false_rb,
+    )
     return Result(metrics=metrics, series=_series(p, plan, deploys),
-                  summary=_summary(p, plan, deploys, false_rb, looks, needed), extra=extra)
+                  summary=_summary(p, plan, deploys, false_rb, looks, needed),
+                  figure_data=figure_data)
 
 
-def _series(p: Any, plan: Plan, deploys: dict[str, Deploy]) -> dict[str, list[Any]]:
+def _series(p: CanaryParams, plan: Plan, deploys: dict[str, Deploy]) -> dict[str, list[Any]]:
     """Time series at the monitor's ticks, thinned, starting from the deploy at t = 0."""
     idx = _downsample(plan.ticks)
     mine = deploys[p.strategy]
@@ -528,7 +533,7 @@ def _series(p: Any, plan: Plan, deploys: dict[str, Deploy]) -> dict[str, list[An
     return series
 
 
-def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, looks: int,
+def _summary(p: CanaryParams, plan: Plan, deploys: dict[str, Deploy], false_rb: int, looks: int,
              needed: float | None) -> str:
     """One or two sentences from the numbers."""
     mine = deploys[p.strategy]
@@ -537,21 +542,21 @@ def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, look
     other_name = STRATEGY_LABELS[other]
     if p.defect_rate == 0:
         first = (f"{name}: a healthy release, wrongly rolled back after "
-                 f"{_fmt_s(mine.decided_s)} ({mine.decided_by})."
+                 f"{duration(mine.decided_s)} ({mine.decided_by})."
                  if mine.decided_s is not None else
-                 f"{name}: a healthy release, fully live after {_fmt_s(mine.full_s or 0)}.")
+                 f"{name}: a healthy release, fully live after {duration(mine.full_s or 0)}.")
     elif mine.decided_s is None:
         first = (f"{name}: nobody acted. The defect stayed live for the whole "
-                 f"{_fmt_s(plan.horizon_s)} and failed {mine.hurt:,} requests; ")
-        first += (f"the alert fired only at {_fmt_s(mine.alert_s)}." if mine.alert_s is not None
+                 f"{duration(plan.horizon_s)} and failed {mine.hurt:,} requests; ")
+        first += (f"the alert fired only at {duration(mine.alert_s)}." if mine.alert_s is not None
                   else "it never doubled the overall error rate, so the alert never fired.")
         if uses_analysis(p.strategy) and needed is not None and mine.full_s is not None:
             first += (f" A test needs about {needed:,.0f} requests per arm to catch it; "
                       f"the canary served {mine.canary_requests:,} before going to 100 %.")
     else:
         how = ("the analysis caught it" if mine.decided_by == "analysis"
-               else f"the alert fired after {_fmt_s(mine.alert_s or 0)} and on-call acted")
-        first = (f"{name}: {how} at {_fmt_s(mine.decided_s)} with "
+               else f"the alert fired after {duration(mine.alert_s or 0)} and on-call acted")
+        first = (f"{name}: {how} at {duration(mine.decided_s)} with "
                  f"{100 * mine.decided_share:.0f} % of traffic on the new version; "
                  f"{mine.hurt:,} requests failed because of the defect "
                  f"({other_name.lower()} on the same run: {deploys[other].hurt:,}).")
@@ -570,10 +575,25 @@ def _summary(p: Any, plan: Plan, deploys: dict[str, Deploy], false_rb: int, look
 
 
 # -- figure -----------------------------------------------------------------------------
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CanaryFigure:
+    """What the figure needs beyond the public series: the chosen deploy's timeline."""
+
+    plan: Plan
+    hurt_by_strategy: dict[str, int]  # strategy → requests the defect failed
+    detect_s: float | None
+    decided_s: float | None
+    restored_s: float | None
+    decided_by: str  # "analysis", "alert", or "" when nothing decided
+    decided_share: float  # share of traffic on the new version when it was decided
+    looks: int  # analysis looks a healthy rollout makes
+    false_rollbacks: int  # healthy releases rolled back, of TRIALS
+
+
+def build_figure(result: Result[CanaryFigure], p: CanaryParams) -> dict[str, Any]:
     """Share on the new version and harm over time, and harm per strategy side by side."""
-    s = result.series
-    ex = result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     minutes = [t / 60 for t in s["t_s"]]
     data: list[dict[str, Any]] = [{
         "type": "scatter", "mode": "lines", "x": minutes, "y": s["share_new_pct"],
@@ -592,7 +612,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
             "hovertemplate": f"{STRATEGY_LABELS[strat]}: "
                              "%{y:,} failed by %{x:.1f} min<extra></extra>",
         })
-    hurt = ex["hurt_by_strategy"]
+    hurt = fd.hurt_by_strategy
     labels = [("▶ " if strat == p.strategy else "") + STRATEGY_LABELS[strat]
               for strat in STRATEGIES]
     data.append({
@@ -604,13 +624,13 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     })
 
     shapes, notes = [], []
-    for t, text, colour, y in ((ex["detect_s"], "detected", PALETTE["grey"], 1.0),
-                               (ex["restored_s"], "rolled back", PALETTE["green"], 0.9)):
+    for t, text, colour, y in ((fd.detect_s, "detected", PALETTE["grey"], 1.0),
+                               (fd.restored_s, "rolled back", PALETTE["green"], 0.9)):
         if t is not None:
             shape, note = plotting.vline(t / 60, text, colour)
             shapes.append(shape)
             notes.append({**note, "y": y})  # staggered: the two are often close
-    horizon_min = ex["plan"].horizon_s / 60
+    horizon_min = fd.plan.horizon_s / 60
     return plotting.figure(
         data,
         height=460,
@@ -641,14 +661,12 @@ PRESETS = {
 SIMULATION = Simulation(
     slug="canary",
     title="Canary exposure",
-    chapter="deployment",
     description="A defective release under big bang, blue-green, canary and feature flag: "
                 "who gets hurt, and how often the analysis cries wolf.",
     params=PARAMS,
+    params_type=CanaryParams,
     run=run,
     figure=build_figure,
-    caption="What to try: shrink the defect until the canary's analysis stops catching it, "
-            "then raise alpha and watch healthy releases start failing their canary.",
     check=check_limits,
     main_param="defect_rate",
 )

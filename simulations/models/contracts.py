@@ -31,14 +31,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
 
 from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
-from ..engine.params import Param, ParamError
+from ..engine.params import Param, check_work
 from ..engine.plotting import PALETTE
 from ..engine.words import pct
 
@@ -102,16 +102,25 @@ PARAMS = (
 )
 
 
-def check_limits(p: Any) -> None:
+@dataclass(frozen=True)
+class ContractsParams:
+    """Silent unit change: one field per entry of PARAMS, in order."""
+
+    change_type: Literal["units", "nulls"]
+    change_hour: int
+    detect_hours: int
+    contract: bool
+    null_share: float
+    fix_hours: int
+    records_per_hour: int
+    hours: int
+
+
+
+def check_limits(p: ContractsParams) -> None:
     """Refuse runs too large to finish in time, naming the limit."""
     # At the maxima this is the maximum itself; it is here so a wider range fails loudly.
-    rows = p.hours * p.records_per_hour
-    if rows > MAX_ROWS:
-        raise ParamError(
-            "records_per_hour",
-            f"hours × records_per_hour must be at most {MAX_ROWS:,} (got {rows:,}): "
-            f"lower records_per_hour to {MAX_ROWS // p.hours:,} or fewer",
-        )
+    check_work(p, ("hours", "records_per_hour"), MAX_ROWS)
 
 
 # -- closed forms ------------------------------------------------------------------------
@@ -212,7 +221,7 @@ def _totals(true_w: np.ndarray, sent: np.ndarray, price: np.ndarray,
                    loss_pass=per_hour(np.where(passes, loss, 0.0)))
 
 
-def _draw_feed(p: Any, seed: int) -> _Feed:
+def _draw_feed(p: ContractsParams, seed: int) -> _Feed:
     """Counts, weights and null draws for every row from named streams, totalled per hour."""
     rngs = spawn_rngs(seed, "rows", "weights", "nulls")
     counts = rngs["rows"].poisson(p.records_per_hour, size=p.hours)
@@ -246,7 +255,7 @@ def _draw_feed(p: Any, seed: int) -> _Feed:
     return _Feed(rows=counts, true_quote=per_hour(price), healthy=healthy, broken=broken)
 
 
-def _simulate(p: Any, feed: _Feed) -> _State:
+def _simulate(p: ContractsParams, feed: _Feed) -> _State:
     """Run the producer, the consumer, the human and the responder on one SimPy clock."""
     env = simpy.Environment()
     store = simpy.Store(env)
@@ -325,7 +334,7 @@ def hour_label(h: float) -> str:
 
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: ContractsParams, seed: int) -> Result[ContractsFigure]:
     """Simulate the feed hour by hour and shape metrics, series and the summary."""
     check_limits(p)
     feed = _draw_feed(p, seed)
@@ -382,10 +391,10 @@ def run(p: Any, seed: int) -> Result:
         "wrong_rows_published": wrong.tolist(),
         "rows_held_back": held.tolist(),
     }
-    extra = {"detected_at": st.detected_at, "detected_by": st.detected_by,
-             "fixed_at": st.fixed_at, "lost": lost}
+    figure_data = ContractsFigure(detected_at=st.detected_at, detected_by=st.detected_by,
+                                  fixed_at=st.fixed_at, lost=lost)
     return Result(metrics=metrics, series=series,
-                  summary=_summary(p, st, metrics, lost), extra=extra)
+                  summary=_summary(p, st, metrics, lost), figure_data=figure_data)
 
 
 def _rows(n: int) -> str:
@@ -395,7 +404,7 @@ def _rows(n: int) -> str:
     return "1 wrong row was" if n == 1 else f"{n:,} wrong rows were"
 
 
-def _summary(p: Any, st: _State, m: dict[str, Metric], lost: float) -> str:
+def _summary(p: ContractsParams, st: _State, m: dict[str, Metric], lost: float) -> str:
     """One or two plain sentences from the numbers."""
     wrong = m["wrong_rows_published"].value
     held = m["rows_held_back"].value
@@ -439,9 +448,20 @@ def _ticks(hours: int) -> tuple[list[int], list[str]]:
     return vals, text
 
 
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ContractsFigure:
+    """What the figure needs beyond the public series: when the change was caught and fixed."""
+
+    detected_at: int | None  # whole hour of detection, if any
+    detected_by: str  # "contract", "human" or ""
+    fixed_at: int | None  # hour the fix landed, if any
+    lost: float  # shipping underquoted on wrong rows (EUR)
+
+
+def build_figure(result: Result[ContractsFigure], p: ContractsParams) -> dict[str, Any]:
     """The metric hour by hour over cumulative wrong and held rows, with totals beside."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     # Hour h's batch covers [h, h + 1): draw the metric as steps and the running totals
     # at the end of each hour, so the change line falls exactly on the first bad hour.
     edges = list(range(p.hours + 1))
@@ -477,7 +497,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     ]
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
-    detected, fixed = ex["detected_at"], ex["fixed_at"]
+    detected, fixed = fd.detected_at, fd.fixed_at
     if p.change_hour < p.hours:
         end_wrong = detected if detected is not None else p.hours
         if not p.contract and end_wrong > p.change_hour:
@@ -490,7 +510,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
                            "layer": "below"})
         marks = [(p.change_hour, "change", PALETTE["red"], "dot", 1.0)]
         if detected is not None:
-            label = "paged" if ex["detected_by"] == "contract" else "noticed"
+            label = "paged" if fd.detected_by == "contract" else "noticed"
             marks.append((detected, label, PALETTE["orange"], "dash", 0.9))
         if fixed is not None:
             marks.append((fixed, "fixed", PALETTE["green"], "dashdot", 0.8))
@@ -525,14 +545,12 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="contracts",
     title="Silent unit change",
-    chapter="data-contracts",
     description="An upstream feed switches grams to kilograms or starts sending nulls: "
                 "wrong rows published without a contract, a short held-back gap with one.",
     params=PARAMS,
+    params_type=ContractsParams,
     run=run,
     figure=build_figure,
-    caption="What to try: drag the hours until a human notices and watch the wrong rows "
-            "grow with it; then switch the contract on and drag it again.",
     check=check_limits,
     main_param="detect_hours",
 )

@@ -25,10 +25,11 @@ the days over budget, and the time of day the budget runs out.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -37,6 +38,7 @@ from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
 from ..engine.params import Param
 from ..engine.plotting import PALETTE
+from ..engine.words import duration
 
 # -- model constants --------------------------------------------------------------------
 BASE_RECORDS = 1000  # `measured_ms` is the time at this many records
@@ -99,6 +101,21 @@ PARAMS = (
           label="Cache hit rate",
           help="Share of calls answered from a cache, which the API never sees or bills."),
 )
+
+
+@dataclass(frozen=True)
+class CostParams:
+    """Cost curves: one field per entry of PARAMS, in order."""
+
+    records: int
+    complexity: Literal["n", "n_log_n", "n2"]
+    measured_ms: float
+    time_budget_s: float
+    price_per_call: float
+    calls_per_day: int
+    budget_per_day: float
+    cache_hit_rate: float
+
 
 
 # -- the step: closed forms -------------------------------------------------------------
@@ -169,21 +186,21 @@ def chunk_noise(gen: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return gen.lognormal(-CHUNK_SIGMA**2 / 2, CHUNK_SIGMA, (*shape, CHUNKS))
 
 
-def _straggler_factor() -> float:
+@functools.cache
+def straggler() -> float:
     """Mean job time over the perfectly balanced time: a job waits for its slowest worker.
 
-    Computed once, by Monte Carlo on a fixed stream, so that the simulated mean at
-    1,000 records is `measured_ms` and not a few percent above it.
+    Computed by Monte Carlo on a fixed stream, so that the simulated mean at 1,000
+    records is `measured_ms` and not a few percent above it: once, on the first run
+    (not at import), then cached.
     """
     gen = spawn_rngs(20_240_601, "calibration")["calibration"]
     share = WORKERS / CHUNKS  # a chunk's nominal time, in units of the balanced job time
     return float(makespan(share * chunk_noise(gen, (CALIBRATION_JOBS,))).mean())
 
 
-STRAGGLER = _straggler_factor()
 
-
-def job_durations(p: Any, rng: dict[str, np.random.Generator]) -> np.ndarray:
+def job_durations(p: CostParams, rng: dict[str, np.random.Generator]) -> np.ndarray:
     """Every chunk's time (ms) in every timed run: [complexity, size, repeat, chunk]."""
     shape = (len(COMPLEXITIES), len(SIZES), REPEATS)
     noise = chunk_noise(rng["chunks"], shape)
@@ -192,7 +209,7 @@ def job_durations(p: Any, rng: dict[str, np.random.Generator]) -> np.ndarray:
     # (stragglers included) takes measured_ms × f(n) / f(1,000).
     balanced = np.stack([p.measured_ms * growth(c, np.asarray(SIZES, dtype=float))
                          for c in COMPLEXITIES])
-    return (balanced / STRAGGLER * WORKERS / CHUNKS)[..., None, None] * noise
+    return (balanced / straggler() * WORKERS / CHUNKS)[..., None, None] * noise
 
 
 def time_on_pool(durations: np.ndarray) -> np.ndarray:
@@ -219,7 +236,7 @@ def time_on_pool(durations: np.ndarray) -> np.ndarray:
     return timed
 
 
-def benchmark(p: Any, rng: dict[str, np.random.Generator]) -> np.ndarray:
+def benchmark(p: CostParams, rng: dict[str, np.random.Generator]) -> np.ndarray:
     """Time every complexity REPEATS times at every size: ms, [complexity, size, repeat]."""
     return time_on_pool(job_durations(p, rng))
 
@@ -283,12 +300,12 @@ PROFILE = traffic_profile()
 PROFILE_CUM = np.cumsum(PROFILE)
 
 
-def daily_cost_closed_form(p: Any) -> float:
+def daily_cost_closed_form(p: CostParams) -> float:
     """Expected daily bill: price × calls × (1 − cache hit rate)."""
     return p.price_per_call * p.calls_per_day * (1 - p.cache_hit_rate)
 
 
-def max_calls_in_budget(p: Any) -> float:
+def max_calls_in_budget(p: CostParams) -> float:
     """Calls a day the budget pays for: budget / (price × (1 − cache hit rate))."""
     return p.budget_per_day / (p.price_per_call * (1 - p.cache_hit_rate))
 
@@ -298,7 +315,7 @@ def over_money_budget(cost_usd: float, budget_usd: float) -> bool:
     return cost_usd > budget_usd * (1 + 1e-9)
 
 
-def budget_gone_closed_form_h(p: Any) -> float | None:
+def budget_gone_closed_form_h(p: CostParams) -> float | None:
     """Hour of an average day at which the expected spend reaches the budget."""
     expected = daily_cost_closed_form(p)
     if not over_money_budget(expected, p.budget_per_day):
@@ -317,7 +334,7 @@ class Week:
     gone_at_h: np.ndarray  # hour of day the budget was spent; inf if it lasted
 
 
-def simulate_week(p: Any, rng: dict[str, np.random.Generator]) -> Week:
+def simulate_week(p: CostParams, rng: dict[str, np.random.Generator]) -> Week:
     """DAYS days of calls, minute by minute: Poisson arrivals, cache hits, a running bill."""
     volume = p.calls_per_day * rng["days"].lognormal(-DAY_SIGMA**2 / 2, DAY_SIGMA, DAYS)
     arrivals = rng["arrivals"].poisson(volume[:, None] * PROFILE[None, :])
@@ -332,20 +349,6 @@ def simulate_week(p: Any, rng: dict[str, np.random.Generator]) -> Week:
 
 
 # -- results ----------------------------------------------------------------------------
-def _duration(s: float) -> str:
-    """A duration the way a person says it: 12 ms, 20 s, 2.8 h, 3.2 years."""
-    if s < 1:
-        return f"{s * 1000:.2g} ms" if s < 0.01 else f"{s * 1000:.0f} ms"
-    for limit, unit, size in ((120, "s", 1), (3600, "min", 60), (172_800, "h", 3600),
-                              (2 * 31_557_600, "days", 86_400)):
-        if s < limit:
-            v = s / size
-            text = f"{v:,.0f}" if v >= 10 else f"{v:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-    years = s / 31_557_600
-    return f"{years:,.0f} years" if years >= 10 else f"{years:.1f} years"
-
-
 def _count(x: float) -> str:
     """A count with its size in words: 600,000, 3.6 billion."""
     if x >= 1e9:
@@ -372,7 +375,7 @@ def _clock(h: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: CostParams, seed: int) -> Result[CostFigure]:
     """Benchmark the three steps, fit and extrapolate; simulate a week of paid calls."""
     rng = spawn_rngs(seed, "chunks", "runs", "days", "arrivals", "cache")
     timed = benchmark(p, rng) / 1000  # seconds
@@ -388,7 +391,7 @@ def run(p: Any, seed: int) -> Result:
     max_fit = fit.records_at(p.time_budget_s)
 
     week = simulate_week(p, rng)
-    cost_mean, cost_lo, cost_hi = stats.mean_ci(week.cost_usd, z=T_DAYS)
+    cost_mean, cost_lo, cost_hi = stats.mean_ci(week.cost_usd, z=T_DAYS, floor=0.0)
     cost_closed = daily_cost_closed_form(p)
     days_over = int(sum(over_money_budget(c, p.budget_per_day) for c in week.cost_usd))
     gone = np.sort(week.gone_at_h)[DAYS // 2]  # the median day
@@ -414,7 +417,7 @@ def run(p: Any, seed: int) -> Result:
                                       ci95=(base_lo, base_hi), closed_form=p.measured_ms),
         "daily_cost_usd": Metric(cost_mean, "USD",
                                  f"API bill per day (mean of {DAYS} simulated days)",
-                                 ci95=(max(0.0, cost_lo), cost_hi), closed_form=cost_closed),
+                                 ci95=(cost_lo, cost_hi), closed_form=cost_closed),
         "over_budget": Metric(over_money_budget(cost_mean, p.budget_per_day), "",
                               "Mean daily bill over the budget"),
         "days_over_budget": Metric(days_over, "days",
@@ -443,30 +446,30 @@ def run(p: Any, seed: int) -> Result:
     series["day_billed_calls"] = week.billed.tolist()
     series["day_cost_usd"] = week.cost_usd.tolist()
 
-    extra = {
-        "timed": timed, "fits": fits, "run_fit": run_fit, "run_closed": run_closed,
-        "crossings": {c: max_records_closed_form(c, p.measured_ms, p.time_budget_s)
-                      for c in COMPLEXITIES},
-        "week": week, "max_calls": max_calls_in_budget(p),
-    }
+    figure_data = CostFigure(
+        timed=timed, run_closed=run_closed,
+        crossings={c: max_records_closed_form(c, p.measured_ms, p.time_budget_s)
+                   for c in COMPLEXITIES},
+        week=week, max_calls=max_calls_in_budget(p),
+    )
     summary = _summary(p, run_fit, fit.interval(n), run_closed, max_closed, cost_mean,
                        cost_closed, days_over, gone_h)
-    return Result(metrics=metrics, series=series, summary=summary, extra=extra)
+    return Result(metrics=metrics, series=series, summary=summary, figure_data=figure_data)
 
 
-def _summary(p: Any, run_fit: float, run_ci: tuple[float, float], run_closed: float,
+def _summary(p: CostParams, run_fit: float, run_ci: tuple[float, float], run_closed: float,
              max_closed: float, cost: float, cost_closed: float, days_over: int,
              gone_h: float | None) -> str:
     """Two sentences from the numbers: the step against its window, the bill against its budget."""
     label = SHORT[p.complexity]
-    first = (f"The {label} step at {p.records:,} records takes about {_duration(run_closed)} "
-             f"(fit of the measured times: {_duration(run_fit)}, 95 % CI "
-             f"{_duration(run_ci[0])}–{_duration(run_ci[1])})")
+    first = (f"The {label} step at {p.records:,} records takes about {duration(run_closed)} "
+             f"(fit of the measured times: {duration(run_fit)}, 95 % CI "
+             f"{duration(run_ci[0])}–{duration(run_ci[1])})")
     if run_closed > p.time_budget_s:
-        first += (f", past the {_duration(p.time_budget_s)} time budget, which it meets only up to "
+        first += (f", past the {duration(p.time_budget_s)} time budget, which it meets only up to "
                   f"{_count(max_closed)} records.")
     else:
-        first += (f", inside the {_duration(p.time_budget_s)} time budget, which holds up to "
+        first += (f", inside the {duration(p.time_budget_s)} time budget, which holds up to "
                   f"{_count(max_closed)} records.")
     calls = f"{p.calls_per_day:,} calls a day at {_price(p.price_per_call)}"
     if p.cache_hit_rate > 0:
@@ -494,15 +497,21 @@ TIME_TICKS = ((1e-6, "1 µs"), (1e-3, "1 ms"), (1.0, "1 s"), (60.0, "1 min"), (3
               (315_576_000_000.0, "10,000 years"))
 
 
-def _panel_title(text: str, y: float) -> dict[str, Any]:
-    return {"text": text, "x": 0, "xref": "paper", "y": y, "yref": "paper",
-            "showarrow": False, "xanchor": "left", "yanchor": "bottom",
-            "font": {"size": 13, "weight": 600}}
+@dataclass(frozen=True)
+class CostFigure:
+    """What the figure needs beyond the public series."""
+
+    timed: np.ndarray  # seconds: complexity × size × repeat, every timed run
+    run_closed: float  # the chosen step's closed-form run time at `records` (s)
+    crossings: dict[str, float]  # complexity → most records that fit the time budget
+    week: Week  # the simulated week of paid calls
+    max_calls: float  # calls a day the budget pays for
 
 
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+def build_figure(result: Result[CostFigure], p: CostParams) -> dict[str, Any]:
     """Top: time against records for the three steps; bottom: the daily bill against calls."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     grid = s["records"]
     # The extrapolation as a band: the fitted line's 95 % interval, widening away from
     # the measured sizes (a polygon: upper edge left to right, lower edge back).
@@ -530,7 +539,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     for i in order:
         c = COMPLEXITIES[i]
         for j, size in enumerate(SIZES):
-            mean, low, high = stats.mean_ci(ex["timed"][i, j], z=T_REPEATS)
+            mean, low, high = stats.mean_ci(fd.timed[i, j], z=T_REPEATS)
             mx.append(round(size * DODGE[c]))  # side by side, not on top of each other
             sizes.append(size)
             my.append(mean)
@@ -547,7 +556,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
         "customdata": sizes,
         "hovertemplate": "%{customdata:,} records: %{y:.3g} s measured<extra></extra>",
     })
-    crossings = ex["crossings"]
+    crossings = fd.crossings
     inside = [c for c in COMPLEXITIES if RECORDS_RANGE[0] <= crossings[c] <= RECORDS_RANGE[1]]
     data.append({
         "type": "scatter", "mode": "markers", "x": [crossings[c] for c in inside],
@@ -559,7 +568,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     })
 
     # The bill: the closed-form line, and each simulated day as a point.
-    week, max_calls = ex["week"], ex["max_calls"]
+    week, max_calls = fd.week, fd.max_calls
     calls_grid = np.geomspace(*CALLS_RANGE, 33)
     rate = p.price_per_call * (1 - p.cache_hit_rate)
     data.append({
@@ -590,13 +599,13 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
                                                                   "dash": "dash"}},
     ]
     notes = [
-        _panel_title("Run time against records: closed form, measured, fitted", 1.0),
-        _panel_title("Daily bill against calls per day", 0.37),
+        plotting.panel_title("Run time against records: closed form, measured, fitted", y=1.0),
+        plotting.panel_title("Daily bill against calls per day", y=0.37),
         {"x": 0.01, "xref": "x domain", "y": math.log10(p.time_budget_s), "yref": "y",
-         "text": f"time budget {_duration(p.time_budget_s)}", "showarrow": False,
+         "text": f"time budget {duration(p.time_budget_s)}", "showarrow": False,
          "xanchor": "left", "yanchor": "bottom", "font": {"size": 11, "color": grey}},
-        {"x": math.log10(p.records), "y": math.log10(ex["run_closed"]), "xref": "x",
-         "yref": "y", "text": f"{_count(p.records)} records: {_duration(ex['run_closed'])}",
+        {"x": math.log10(p.records), "y": math.log10(fd.run_closed), "xref": "x",
+         "yref": "y", "text": f"{_count(p.records)} records: {duration(fd.run_closed)}",
          "showarrow": True, "arrowhead": 0, "arrowcolor": COLOURS[p.complexity],
          "ax": -40 if p.records > 1e6 else 40, "ay": -28,
          "font": {"size": 11, "color": COLOURS[p.complexity]}},
@@ -641,14 +650,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="cost",
     title="Cost curves",
-    chapter="cost",
     description="A step timed on 1,000 records, extrapolated to a million; a per-call price "
                 "multiplied by real traffic, against a budget.",
     params=PARAMS,
+    params_type=CostParams,
     run=run,
     figure=build_figure,
-    caption=("What to try: drag the records towards a million and watch the three steps "
-             "part by orders of magnitude; then raise the calls per day until the bill "
-             "crosses the budget line, and see what a cache hit rate buys back."),
     main_param="records",
 )

@@ -23,13 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
 
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
-from ..engine.params import Param, ParamError
+from ..engine.params import Param, check_work
 from ..engine.plotting import PALETTE, axis, figure, vline
 from ..engine.stats import proportion_ci
 
@@ -113,7 +113,7 @@ def _centre(travel: np.ndarray) -> np.ndarray:
     return np.stack([r * np.sin(angle), r - r * np.cos(angle) + up], axis=-1)
 
 
-def _travel(params: Any, day: np.ndarray) -> np.ndarray:
+def _travel(params: DriftParams, day: np.ndarray) -> np.ndarray:
     """How far the inputs have moved by each day (days ≤ 0 are the training week)."""
     live = day >= 1
     gradual = params.drift_per_day * np.where(live, day, 0)
@@ -121,7 +121,7 @@ def _travel(params: Any, day: np.ndarray) -> np.ndarray:
     return gradual + jump
 
 
-def _draw_world(params: Any, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _draw_world(params: DriftParams, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (day, sample, feature) and labels (day, sample) for days −6..days."""
     rngs = spawn_rngs(seed, "inputs", "labels")
     n_days = TRAIN_WINDOW_DAYS + params.days
@@ -223,7 +223,7 @@ class _Run:
     retrain_deploys: list[int] = field(default_factory=list)
 
 
-def _simulate(params: Any, x: np.ndarray, y: np.ndarray) -> _Run:
+def _simulate(params: DriftParams, x: np.ndarray, y: np.ndarray) -> _Run:
     """Walk the days: predict, monitor, alert, and retrain according to the policy."""
     n = params.samples_per_day
     off = TRAIN_WINDOW_DAYS  # array index of day d is d − 1 + off
@@ -292,15 +292,9 @@ def _simulate(params: Any, x: np.ndarray, y: np.ndarray) -> _Run:
 
 
 # -- run -----------------------------------------------------------------------------------
-def check_limits(params: Any) -> None:
+def check_limits(params: DriftParams) -> None:
     """Refuse runs too large to finish in time."""
-    total = params.days * params.samples_per_day
-    if total > MAX_SAMPLES:
-        raise ParamError(
-            "samples_per_day",
-            f"days × samples_per_day must be at most {MAX_SAMPLES:,} (got {total:,}): "
-            "lower samples_per_day or days",
-        )
+    check_work(params, ("days", "samples_per_day"), MAX_SAMPLES)
 
 
 def _first(flags: list[bool]) -> int | None:
@@ -311,7 +305,7 @@ def _first(flags: list[bool]) -> int | None:
     return None
 
 
-def run(params: Any, seed: int) -> Result:
+def run(params: DriftParams, seed: int) -> Result[DriftFigure]:
     """Simulate the days and shape metrics, series and the summary."""
     check_limits(params)
     x, y = _draw_world(params, seed)
@@ -349,23 +343,20 @@ def run(params: Any, seed: int) -> Result:
         "output_alert": [int(v) for v in sim.output_alerts],
         "model_version": sim.versions,
     }
-    extra = {
-        "retrain_deploys": sim.retrain_deploys,
-        "input_alert_day": input_day,
-        "output_alert_day": output_day,
-        "psi_floor": floor,
-    }
+    figure_data = DriftFigure(retrain_deploys=tuple(sim.retrain_deploys),
+                              input_alert_day=input_day, output_alert_day=output_day,
+                              psi_floor=floor)
     return Result(metrics=metrics, series=series, summary=_summary(params, metrics),
-                  extra=extra)
+                  figure_data=figure_data)
 
 
-def _reference_size(params: Any) -> int:
+def _reference_size(params: DriftParams) -> int:
     """Rows in a model's PSI reference (the training window, capped)."""
     per_day = min(params.samples_per_day, max(1, FIT_MAX_ROWS // TRAIN_WINDOW_DAYS))
     return per_day * TRAIN_WINDOW_DAYS
 
 
-def _summary(params: Any, m: dict[str, Metric]) -> str:
+def _summary(params: DriftParams, m: dict[str, Metric]) -> str:
     """One or two plain sentences from the numbers."""
     acc = m["mean_accuracy"].value
     below = m["days_below_slo"].value
@@ -393,9 +384,20 @@ def _summary(params: Any, m: dict[str, Metric]) -> str:
 
 
 # -- figure ----------------------------------------------------------------------------------
-def build_figure(result: Result, params: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DriftFigure:
+    """What the figure needs beyond the public series."""
+
+    retrain_deploys: tuple[int, ...]  # days a retrained model went live
+    input_alert_day: int | None  # first day the PSI monitor alerted
+    output_alert_day: int | None  # first day the accuracy monitor alerted
+    psi_floor: float  # the PSI a model shows with no drift at all (sampling noise)
+
+
+def build_figure(result: Result[DriftFigure], params: DriftParams) -> dict[str, Any]:
     """Two stacked panels: accuracy (true vs observed, SLO) over PSI (per feature)."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     days = s["day"]
     top = {"xaxis": "x2", "yaxis": "y2"}
     true_acc = s["true_accuracy"]
@@ -409,7 +411,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
          "x": [days[0], days[-1]], "y": [params.slo_accuracy] * 2, "hoverinfo": "skip",
          "line": {"color": PALETTE["red"], "width": 1, "dash": "dot"}, **top},
     ]
-    deploys = [d for d in ex["retrain_deploys"] if d <= params.days]
+    deploys = [d for d in fd.retrain_deploys if d <= params.days]
     if deploys:
         data.append({
             "type": "scatter", "mode": "markers", "name": "retrained model deployed",
@@ -425,7 +427,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
          "x": [days[0], days[-1]], "y": [params.psi_threshold] * 2, "hoverinfo": "skip",
          "line": {"color": PALETTE["red"], "width": 1, "dash": "dot"}},
         {"type": "scatter", "mode": "lines", "name": "PSI from sampling noise alone",
-         "x": [days[0], days[-1]], "y": [round(ex["psi_floor"], 4)] * 2, "hoverinfo": "skip",
+         "x": [days[0], days[-1]], "y": [round(fd.psi_floor, 4)] * 2, "hoverinfo": "skip",
          "line": {"color": PALETTE["grey"], "width": 1, "dash": "longdash"}},
     ]
     shapes: list[dict[str, Any]] = []
@@ -444,8 +446,8 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
         note["y"] = 0.88
         shapes.append(shape)
         notes.append(note)
-    markers = ((ex["input_alert_day"], "input alert", PALETTE["purple"], "dash", 1.0),
-               (ex["output_alert_day"], "accuracy alert", PALETTE["orange"], "dashdot", 0.94))
+    markers = ((fd.input_alert_day, "input alert", PALETTE["purple"], "dash", 1.0),
+               (fd.output_alert_day, "accuracy alert", PALETTE["orange"], "dashdot", 0.94))
     for day, text, colour, dash, y in markers:
         if day is not None:
             shape, note = vline(day, text, colour, dash=dash)
@@ -455,7 +457,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
     psi_values = [v for v in s["psi_x1"] + s["psi_x2"] if v is not None]
     psi_top = max([params.psi_threshold * 2, 0.5, *psi_values])
     # Below a fifth of the noise floor is only noise: let those wiggles leave the axis.
-    psi_bottom = ex["psi_floor"] / 5
+    psi_bottom = fd.psi_floor / 5
     return figure(
         data,
         height=520,
@@ -470,53 +472,70 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
     )
 
 
+PARAMS = (
+    Param("drift_per_day", "float", 0.01, "Gradual drift", min=0, max=0.2, step=0.001,
+          unit="sd/day",
+          help="How far the inputs move each day, in standard deviations of a feature."),
+    Param("shift_day", "int", 60, "Shift day", min=0, max=730, step=1, unit="day",
+          help="The day a sudden shift and any concept drift happen."),
+    Param("shift_size", "float", 0.0, "Sudden shift", min=0, max=3, step=0.05, unit="sd",
+          help="How far the inputs jump on the shift day, in standard deviations "
+               "(0 = no jump)."),
+    Param("concept_drift", "float", 0.0, "Concept drift", min=0, max=1, step=0.05,
+          help="How far the input-to-label relation turns on the shift day while the "
+               "inputs stay put (1 = a quarter turn: the old model is a coin flip)."),
+    Param("label_delay_days", "int", 7, "Label delay", min=0, max=60, step=1,
+          unit="days", help="How many days after a prediction its true label arrives."),
+    Param("psi_threshold", "float", 0.2, "PSI alert threshold", min=0.05, max=1,
+          step=0.01, scale="log",
+          help="The input monitor alerts when any feature's daily PSI exceeds this "
+               "(conventionally 0.1 = look, 0.25 = act)."),
+    Param("policy", "choice", "never", "Retraining policy",
+          choices=("never", "scheduled", "on_alert"),
+          choice_labels={"never": "never", "scheduled": "every K days",
+                         "on_alert": "on alert"},
+          help="When to retrain on the latest week of labelled data; a retrain takes "
+               f"{RETRAIN_DAYS} days and only one runs at a time."),
+    Param("retrain_every_days", "int", 30, "Retrain every", min=1, max=180, step=1,
+          unit="days", help="The schedule for the scheduled policy."),
+    Param("days", "int", 180, "Days simulated", min=30, max=730, step=1, unit="days",
+          help="How long the model stays deployed."),
+    Param("samples_per_day", "int", 500, "Samples per day", min=50, max=5000, step=10,
+          scale="log",
+          help="Predictions made each day; fewer make both monitors noisier."),
+    Param("slo_accuracy", "float", 0.85, "Accuracy SLO", min=0.5, max=0.99, step=0.01,
+          help="The accuracy the model owes its users; the output monitor alerts "
+               "below it."),
+)
+
+
+@dataclass(frozen=True)
+class DriftParams:
+    """Drift decay: one field per entry of PARAMS, in order."""
+
+    drift_per_day: float
+    shift_day: int
+    shift_size: float
+    concept_drift: float
+    label_delay_days: int
+    psi_threshold: float
+    policy: Literal["never", "scheduled", "on_alert"]
+    retrain_every_days: int
+    days: int
+    samples_per_day: int
+    slo_accuracy: float
+
+
 # -- declaration -------------------------------------------------------------------------
 SIMULATION = Simulation(
     slug="drift",
     title="Drift decay",
-    chapter="drift",
     description="A day-0 classifier meets drifting data: input (PSI) and accuracy "
                 "monitors, label delay, retraining policies.",
-    params=(
-        Param("drift_per_day", "float", 0.01, "Gradual drift", min=0, max=0.2, step=0.001,
-              unit="sd/day",
-              help="How far the inputs move each day, in standard deviations of a feature."),
-        Param("shift_day", "int", 60, "Shift day", min=0, max=730, step=1, unit="day",
-              help="The day a sudden shift and any concept drift happen."),
-        Param("shift_size", "float", 0.0, "Sudden shift", min=0, max=3, step=0.05, unit="sd",
-              help="How far the inputs jump on the shift day, in standard deviations "
-                   "(0 = no jump)."),
-        Param("concept_drift", "float", 0.0, "Concept drift", min=0, max=1, step=0.05,
-              help="How far the input-to-label relation turns on the shift day while the "
-                   "inputs stay put (1 = a quarter turn: the old model is a coin flip)."),
-        Param("label_delay_days", "int", 7, "Label delay", min=0, max=60, step=1,
-              unit="days", help="How many days after a prediction its true label arrives."),
-        Param("psi_threshold", "float", 0.2, "PSI alert threshold", min=0.05, max=1,
-              step=0.01, scale="log",
-              help="The input monitor alerts when any feature's daily PSI exceeds this "
-                   "(conventionally 0.1 = look, 0.25 = act)."),
-        Param("policy", "choice", "never", "Retraining policy",
-              choices=("never", "scheduled", "on_alert"),
-              choice_labels={"never": "never", "scheduled": "every K days",
-                             "on_alert": "on alert"},
-              help="When to retrain on the latest week of labelled data; a retrain takes "
-                   f"{RETRAIN_DAYS} days and only one runs at a time."),
-        Param("retrain_every_days", "int", 30, "Retrain every", min=1, max=180, step=1,
-              unit="days", help="The schedule for the scheduled policy."),
-        Param("days", "int", 180, "Days simulated", min=30, max=730, step=1, unit="days",
-              help="How long the model stays deployed."),
-        Param("samples_per_day", "int", 500, "Samples per day", min=50, max=5000, step=10,
-              scale="log",
-              help="Predictions made each day; fewer make both monitors noisier."),
-        Param("slo_accuracy", "float", 0.85, "Accuracy SLO", min=0.5, max=0.99, step=0.01,
-              help="The accuracy the model owes its users; the output monitor alerts "
-                   "below it."),
-    ),
+    params=PARAMS,
+    params_type=DriftParams,
     run=run,
     figure=build_figure,
-    caption="What to try: add a sudden shift and compare the day the PSI alert fires with "
-            "the day the accuracy alert does; then set concept drift instead and watch PSI "
-            "stay flat while accuracy falls.",
     check=check_limits,
     main_param="drift_per_day",
 )

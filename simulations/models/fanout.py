@@ -28,9 +28,9 @@ import simpy
 
 from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
-from ..engine.params import Param, ParamError
+from ..engine.params import Param, check_work
 from ..engine.plotting import PALETTE
-from ..engine.words import pct
+from ..engine.words import ms, pct
 
 # -- model constants --------------------------------------------------------------------
 REPLICAS = 3  # copies of every shard; hedges go to replicas not tried yet
@@ -71,24 +71,32 @@ PARAMS = (
 )
 
 
-def check_limits(p: Any) -> None:
+@dataclass(frozen=True)
+class FanoutParams:
+    """Fan-out tail latency: one field per entry of PARAMS, in order."""
+
+    fanout: int
+    slow_prob: float
+    slow_ms: float
+    base_ms: float
+    load: float
+    hedge_ms: float
+    requests: int
+
+
+
+def check_limits(p: FanoutParams) -> None:
     """Refuse runs too large for the 2 s budget, naming the limit."""
-    calls = p.fanout * p.requests
-    if calls > MAX_CALLS:
-        raise ParamError(
-            "requests",
-            f"fanout × requests must be at most {MAX_CALLS:,} (got {calls:,}): "
-            f"lower requests to {MAX_CALLS // p.fanout:,} or fewer",
-        )
+    check_work(p, ("fanout", "requests"), MAX_CALLS)
 
 
 # -- the model --------------------------------------------------------------------------
-def mean_service_ms(p: Any) -> float:
+def mean_service_ms(p: FanoutParams) -> float:
     """Expected service time of one call, slow events included."""
     return p.base_ms * math.exp(SIGMA**2 / 2) + p.slow_prob * p.slow_ms
 
 
-def arrival_rate_per_ms(p: Any) -> float:
+def arrival_rate_per_ms(p: FanoutParams) -> float:
     """User requests per ms that keep every backend worker busy a share `load` of the time.
 
     Each request sends one first call to every shard, to one of REPLICAS replicas with
@@ -128,7 +136,7 @@ class _HedgeDraws:
 
     CHUNK = 4096
 
-    def __init__(self, gen: np.random.Generator, p: Any):
+    def __init__(self, gen: np.random.Generator, p: FanoutParams):
         self.gen, self.p = gen, p
         self.service = self.slow = np.empty(0)
         self.used = 0
@@ -150,7 +158,7 @@ class _HedgeDraws:
         return self.spent_ms + float(self.service[:self.used].sum())
 
 
-def _draw_calls(service_gen: np.random.Generator, slow_gen: np.random.Generator, p: Any,
+def _draw_calls(service_gen: np.random.Generator, slow_gen: np.random.Generator, p: FanoutParams,
                 size: Any) -> tuple[np.ndarray, np.ndarray]:
     """Service times of calls (log-normal plus slow events) and which calls were slow."""
     service = service_gen.lognormal(math.log(p.base_ms), SIGMA, size)
@@ -182,7 +190,7 @@ class _Outcome:
         return self.answer_slow.any(axis=1)
 
 
-def simulate(p: Any, seed: int) -> _Outcome:
+def simulate(p: FanoutParams, seed: int) -> _Outcome:
     """Run the SimPy model once and return the raw per-request outcome."""
     rng = spawn_rngs(seed, "arrivals", "service", "slow", "replica", "hedge")
     n, shards = p.requests, p.fanout
@@ -268,11 +276,7 @@ def simulate(p: Any, seed: int) -> _Outcome:
 # -- results ----------------------------------------------------------------------------
 
 
-def _ms(x: float) -> str:
-    return f"{x:,.0f} ms" if x >= 10 else f"{x:.1f} ms"
-
-
-def run(p: Any, seed: int) -> Result:
+def run(p: FanoutParams, seed: int) -> Result[FanoutFigure]:
     """Simulate, then turn the outcome into metrics, series and a summary."""
     out = simulate(p, seed)
     n = p.requests
@@ -288,10 +292,10 @@ def run(p: Any, seed: int) -> Result:
     p50, p99, p999 = (stats.quantile_ci(lat, q) for q in (0.5, 0.99, 0.999))
     b95, b99 = (stats.quantile_ci(backend, q) for q in (0.95, 0.99))
     if hedging:
-        extra, extra_lo, extra_hi = stats.mean_ci(out.hedges / p.fanout)
+        extra, extra_lo, extra_hi = stats.mean_ci(out.hedges / p.fanout, floor=0.0)
         extra_metric = Metric(extra, "calls per call",
                               "Extra backend calls sent by hedging, per first call",
-                              ci95=(max(0.0, extra_lo), extra_hi))
+                              ci95=(extra_lo, extra_hi))
     else:
         extra = 0.0
         extra_metric = Metric(0.0, "calls per call",
@@ -334,27 +338,40 @@ def run(p: Any, seed: int) -> Result:
 
     if hedging:
         summary = (
-            f"Hedging after {_ms(p.hedge_ms)} sent {pct(extra)} extra backend calls; "
+            f"Hedging after {ms(p.hedge_ms)} sent {pct(extra)} extra backend calls; "
             f"{pct(share)} of requests still waited on a slow call "
             f"(closed form without hedging: {pct(closed)}), and the P99.9 request took "
-            f"{_ms(p999[0])}."
+            f"{ms(p999[0])}."
         )
     else:
         summary = (
             f"{pct(share)} of requests waited on at least one slow backend call "
             f"(closed form {pct(closed)} for {p.fanout} "
             f"{'backend' if p.fanout == 1 else 'backends'}). The median request took "
-            f"{_ms(p50[0])}, while 95 % of single backend calls answer within {_ms(b95[0])}."
+            f"{ms(p50[0])}, while 95 % of single backend calls answer within {ms(b95[0])}."
         )
-    extra_data = {
-        "edges": edges, "share": share, "share_ci": metrics["share_slow"].ci95,
-        "p50": p50[0], "p99": p99[0], "p999": p999[0], "backend_p95": b95[0],
-        "events": out.events,
-    }
-    return Result(metrics=metrics, series=series, summary=summary, extra=extra_data)
+    figure_data = FanoutFigure(
+        edges=edges, share=share, share_ci=stats.proportion_ci(slow_count, n),
+        p50=p50[0], p99=p99[0], p999=p999[0], backend_p95=b95[0], events=out.events,
+    )
+    return Result(metrics=metrics, series=series, summary=summary, figure_data=figure_data)
 
 
 # -- figure -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FanoutFigure:
+    """What the figure needs beyond the public series."""
+
+    edges: np.ndarray  # histogram bin edges (ms), log-spaced
+    share: float  # requests that waited on a slow call
+    share_ci: tuple[float, float]
+    p50: float  # request latency percentiles (ms)
+    p99: float
+    p999: float
+    backend_p95: float  # one backend's answer time, P95 (ms)
+    events: int  # SimPy events processed
+
+
 def _steps(edges: np.ndarray, share: list[float]) -> tuple[list[float], list[float]]:
     """A histogram as a step outline: each bin's share held from its left to right edge."""
     x = np.repeat(edges, 2)[1:-1]
@@ -362,20 +379,12 @@ def _steps(edges: np.ndarray, share: list[float]) -> tuple[list[float], list[flo
     return [round(float(v), 3) for v in x], [round(float(v), 3) for v in y]
 
 
-def _panel_title(text: str, y: float) -> dict[str, Any]:
-    """A small title above one panel of a stacked figure."""
-    # Plain text with a font weight: Plotly's <b> is drawn with a style attribute,
-    # which the page's Content-Security-Policy blocks.
-    return {"text": text, "x": 0, "y": y, "xref": "paper", "yref": "paper",
-            "xanchor": "left", "yanchor": "bottom", "showarrow": False,
-            "font": {"size": 12, "weight": 600}}
-
-
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+def build_figure(result: Result[FanoutFigure], p: FanoutParams) -> dict[str, Any]:
     """Top: latency of one backend vs the whole request; bottom: share slow vs fan-out."""
-    s, ex = result.series, result.extra
-    bx, by = _steps(ex["edges"], s["backend_share"])
-    rx, ry = _steps(ex["edges"], s["request_share"])
+    s, fd = result.series, result.figure_data
+    assert fd is not None
+    bx, by = _steps(fd.edges, s["backend_share"])
+    rx, ry = _steps(fd.edges, s["request_share"])
     blue, orange, grey = PALETTE["blue"], PALETTE["orange"], PALETTE["grey"]
     backend_name = "one backend (first answer)" if p.hedge_ms > 0 else "one backend call"
     data: list[dict[str, Any]] = [
@@ -389,17 +398,17 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     ]
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = [
-        _panel_title("Latency: one backend call vs the whole request", 1.0),
-        _panel_title("Requests that waited on a slow call: simulated vs closed form", 0.36),
+        plotting.panel_title("Latency: one backend call vs the whole request", y=1.0),
+        plotting.panel_title("Requests that waited on a slow call: simulated vs closed form", y=0.36),
     ]
-    log_lo, log_hi = math.log10(ex["edges"][0]), math.log10(ex["edges"][-1])
+    log_lo, log_hi = math.log10(fd.edges[0]), math.log10(fd.edges[-1])
     markers = (("p50", "P50", orange, "dot", 1.0), ("p99", "P99", orange, "dash", 0.9),
                ("p999", "P99.9", orange, "dashdot", 0.8),
                ("backend_p95", "one call P95", blue, "dot", 0.6))
     for key, text, color, dash, y in markers:
-        shape, note = plotting.vline(ex[key], f"{text} {_ms(ex[key])}", color,
-                                     yref="y domain", dash=dash)
-        note["x"] = math.log10(ex[key])  # annotations on a log axis take log10(x)
+        x = getattr(fd, key)
+        shape, note = plotting.vline(x, f"{text} {ms(x)}", color, yref="y domain", dash=dash)
+        note["x"] = math.log10(x)  # annotations on a log axis take log10(x)
         note["y"] = y
         # Labels near the right edge would be cut off: put them left of their line.
         if (note["x"] - log_lo) > 0.75 * (log_hi - log_lo):
@@ -408,19 +417,19 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
         notes.append(note)
 
     curve_label = f"closed form 1 − (1 − p)^N, p = {p.slow_prob:g}"
-    lo, hi = ex["share_ci"]
+    lo, hi = fd.share_ci
     point_label = "simulated" + (f", hedged after {p.hedge_ms:g} ms" if p.hedge_ms > 0 else "")
     data += [
         {"type": "scatter", "mode": "lines", "x": s["fanout_n"],
          "y": [round(100 * v, 3) for v in s["share_slow_closed_form"]], "name": curve_label,
          "line": {"color": grey, "width": 2}, "xaxis": "x2", "yaxis": "y2",
          "hovertemplate": "N = %{x}: %{y:.1f} %"},
-        {"type": "scatter", "mode": "markers", "x": [p.fanout], "y": [100 * ex["share"]],
+        {"type": "scatter", "mode": "markers", "x": [p.fanout], "y": [100 * fd.share],
          "name": point_label + " (95 % CI)", "xaxis": "x2", "yaxis": "y2",
          "marker": {"color": PALETTE["red"], "size": 10, "symbol": "diamond"},
          "error_y": {"type": "data", "symmetric": False,
-                     "array": [100 * (hi - ex["share"])],
-                     "arrayminus": [100 * (ex["share"] - lo)]},
+                     "array": [100 * (hi - fd.share)],
+                     "arrayminus": [100 * (fd.share - lo)]},
          "hovertemplate": "N = %{x}: %{y:.1f} %"},
     ]
     return plotting.figure(
@@ -443,14 +452,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="fanout",
     title="Fan-out tail latency",
-    chapter="tail-latency",
     description="One slow backend in a hundred makes most requests slow; hedging buys it back.",
     params=PARAMS,
+    params_type=FanoutParams,
     run=run,
     figure=build_figure,
-    caption=("What to try: drag the fan-out to 100 and watch the request's median move "
-             "past almost every single call; then hedge after about one call's P95 (the "
-             "blue line) and watch P99.9 collapse for a few percent more calls."),
     check=check_limits,
     main_param="fanout",
 )

@@ -24,6 +24,7 @@ independent repetitions, drawn at once with NumPy: there is no queueing in them.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any
 
@@ -34,7 +35,7 @@ from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
 from ..engine.params import Param
 from ..engine.plotting import PALETTE
-from ..engine.words import pct
+from ..engine.words import duration, pct
 
 # -- model constants --------------------------------------------------------------------
 SCORE_A = 70.0  # variant A's true score (points, e.g. NDCG × 100); only the scale of the axes
@@ -67,6 +68,18 @@ PARAMS = (
           scale="log", unit="re-runs", label="Re-runs of the comparison",
           help="How often the whole comparison is repeated."),
 )
+
+
+@dataclass(frozen=True)
+class RerunsParams:
+    """Rerun roulette: one field per entry of PARAMS, in order."""
+
+    delta: float
+    sigma: float
+    runs_per_variant: int
+    pinned_seed: bool
+    reruns: int
+
 
 
 # -- closed forms -------------------------------------------------------------------------
@@ -159,7 +172,7 @@ def schedule_runs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
 
 # -- the re-runs ------------------------------------------------------------------------
-def draw_reruns(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def draw_reruns(p: RerunsParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Every re-run's runs: (reruns × n) scores for A and for B.
 
     Re-run #1 comes first in the stream, so pinning (which replays it) shows the very
@@ -177,14 +190,7 @@ def draw_reruns(p: Any, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarra
 
 
 
-def _hours(h: float) -> str:
-    """Hours the way a person says them."""
-    if h < 48:
-        return f"{h:.1f} h" if h < 10 else f"{h:.0f} h"
-    return f"{h / 24:,.1f} days" if h < 24 * 60 else f"{h / 24:,.0f} days"
-
-
-def run(p: Any, seed: int) -> Result:
+def run(p: RerunsParams, seed: int) -> Result[RerunsFigure]:
     """Re-run the comparison many times, schedule one on the GPUs, and report."""
     rng = spawn_rngs(seed, "scores", "gpu_hours")
     n, k = p.runs_per_variant, p.reruns
@@ -266,9 +272,9 @@ def run(p: Any, seed: int) -> Result:
         "run_score": run_scores.round(4).tolist(),
         "running_delta": running,
     }
-    extra = {"width": width, "sd_cf": sd_cf, "flips": flips, "dots": dots}
+    figure_data = RerunsFigure(width=width, sd_cf=sd_cf, flips=flips, dots=dots)
     summary = _summary(p, flips, m, spread, pooled, need, hours_5, float(finish.max()))
-    return Result(metrics=metrics, series=series, summary=summary, extra=extra)
+    return Result(metrics=metrics, series=series, summary=summary, figure_data=figure_data)
 
 
 def _running_difference(labels: np.ndarray, scores: np.ndarray) -> list[float | None]:
@@ -282,7 +288,7 @@ def _running_difference(labels: np.ndarray, scores: np.ndarray) -> list[float | 
     return out
 
 
-def _summary(p: Any, flips: int, mean_diff: float, spread: float, pooled: float | None,
+def _summary(p: RerunsParams, flips: int, mean_diff: float, spread: float, pooled: float | None,
              need: int | None, hours_5: float | None, hours: float) -> str:
     """Two sentences from the numbers."""
     n, k = p.runs_per_variant, p.reruns
@@ -316,27 +322,31 @@ def _summary(p: Any, flips: int, mean_diff: float, spread: float, pooled: float 
         noise = (f"One comparison's own runs put the noise at σ ≈ {pooled:.2f} "
                  f"(truth {p.sigma:g})")
     if need is None:
-        cost = f"; it took {_hours(hours)} on {GPUS} GPUs."
+        cost = f"; it took {duration(3600 * hours)} on {GPUS} GPUs."
     elif need <= n:
         cost = (f"; {need} run{'s' if need > 1 else ''} per variant already keep wrong "
-                f"winners under 5 %, and this comparison took {_hours(hours)} on {GPUS} GPUs.")
+                f"winners under 5 %, and this comparison took {duration(3600 * hours)} on {GPUS} GPUs.")
     else:
         cost = (f"; under 5 % wrong winners needs {need:,} runs per variant, at least "
-                f"{_hours(hours_5 or 0)} on {GPUS} GPUs (this one took {_hours(hours)}).")
+                f"{duration(3600 * (hours_5 or 0))} on {GPUS} GPUs (this one took {duration(3600 * hours)}).")
     return f"{first} {noise}{cost}"
 
 
 # -- figure -----------------------------------------------------------------------------
-def _panel_title(text: str, x: float) -> dict[str, Any]:
-    """A small title above one panel of a side-by-side figure."""
-    return {"text": text, "x": x, "y": 1.0, "xref": "paper", "yref": "paper",
-            "xanchor": "left", "yanchor": "bottom", "showarrow": False,
-            "font": {"size": 12, "weight": 600}}
+@dataclass(frozen=True)
+class RerunsFigure:
+    """What the figure needs beyond the public series."""
+
+    width: float  # histogram bin width (points)
+    sd_cf: float  # closed-form standard deviation of the measured difference
+    flips: int  # re-runs the worse variant won
+    dots: int  # re-runs drawn as dots
 
 
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+def build_figure(result: Result[RerunsFigure], p: RerunsParams) -> dict[str, Any]:
     """Left: each re-run as a dot (A's score, B's score); right: the measured difference."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     n = p.runs_per_variant
     blue, red, grey, green = PALETTE["blue"], PALETTE["red"], PALETTE["grey"], PALETTE["green"]
     a, b = np.asarray(s["rerun_a_score"]), np.asarray(s["rerun_b_score"])
@@ -368,16 +378,16 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
         if mask.any():
             data.append({
                 "type": "bar", "x": centres[mask].tolist(),
-                "y": share[mask].round(3).tolist(), "width": ex["width"],
+                "y": share[mask].round(3).tolist(), "width": fd.width,
                 "xaxis": "x2", "yaxis": "y2", "name": name, "showlegend": False,
                 "marker": {"color": colour, "opacity": 0.75, "line": {"width": 0}},
                 "hovertemplate": "B − A ≈ %{x:.2f}: %{y:.1f} % of re-runs<extra></extra>"})
-    sd = ex["sd_cf"]
+    sd = fd.sd_cf
     grid = np.linspace(p.delta - SPAN_SD * sd, p.delta + SPAN_SD * sd, 91)
     density = np.exp(-0.5 * ((grid - p.delta) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
     data.append({
         "type": "scatter", "mode": "lines", "x": grid.round(4).tolist(),
-        "y": (100 * density * ex["width"]).round(3).tolist(), "xaxis": "x2", "yaxis": "y2",
+        "y": (100 * density * fd.width).round(3).tolist(), "xaxis": "x2", "yaxis": "y2",
         "name": "across seeds (closed form)", "line": {"color": grey, "width": 2, "dash": "dash"},
         "hoverinfo": "skip"})
 
@@ -389,8 +399,8 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
          "line": {"color": grey, "width": 1.5, "dash": "dot"}},
     ]
     notes = [
-        _panel_title("Each re-run: A's score vs B's score", 0),
-        _panel_title("Measured difference B − A over re-runs", 0.56),
+        plotting.panel_title("Each re-run: A's score vs B's score", x=0),
+        plotting.panel_title("Measured difference B − A over re-runs", x=0.56),
         {"x": hi, "y": lo, "xref": "x", "yref": "y", "text": "below the dotted tie line: A wins",
          "showarrow": False, "xanchor": "right", "yanchor": "bottom",
          "font": {"size": 11, "color": grey}},
@@ -427,13 +437,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="reruns",
     title="Rerun roulette",
-    chapter="reproducibility",
     description="Two variants, noisy training runs: how often the worse one wins, and what "
                 "pinning a seed does (and doesn't) fix.",
     params=PARAMS,
+    params_type=RerunsParams,
     run=run,
     figure=build_figure,
-    caption="What to try: raise the runs per variant until the red crosses almost vanish; "
-            "then pin the seeds and watch every re-run land on one point, right or wrong.",
     main_param="runs_per_variant",
 )

@@ -33,8 +33,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import simpy
@@ -109,6 +110,26 @@ PARAMS = (
 
 
 @dataclass(frozen=True)
+class RetriesParams:
+    """Retry storms: one field per entry of PARAMS, in order."""
+
+    load: float
+    timeout_ms: float
+    max_retries: int
+    backoff_ms: float
+    backoff_cap_ms: float
+    jitter: Literal["none", "full", "equal", "decorrelated"]
+    retry_budget: float
+    breaker: bool
+    layers: int
+    trigger_at_s: float
+    trigger_s: float
+    trigger_capacity: float
+    duration_s: float
+
+
+
+@dataclass(frozen=True)
 class Policy:
     """What a caller does when an attempt fails: the same at every layer."""
 
@@ -120,7 +141,7 @@ class Policy:
     breaker: bool
 
     @classmethod
-    def of(cls, p: Any) -> Policy:
+    def of(cls, p: RetriesParams) -> Policy:
         return cls(p.max_retries, p.backoff_ms, p.backoff_cap_ms, p.jitter, p.retry_budget,
                    bool(p.breaker))
 
@@ -130,7 +151,7 @@ class Policy:
         return self.retry_budget > 0 or self.breaker
 
 
-def compare_policy(p: Any) -> tuple[Policy, str]:
+def compare_policy(p: RetriesParams) -> tuple[Policy, str]:
     """The other policy drawn faintly in the figure, with its legend label."""
     mine = Policy.of(p)
     if mine.careful:
@@ -138,7 +159,7 @@ def compare_policy(p: Any) -> tuple[Policy, str]:
     return replace(mine, **CAREFUL), CAREFUL_LABEL
 
 
-def worst_case_work(p: Any, policy: Policy) -> float:
+def worst_case_work(p: RetriesParams, policy: Policy) -> float:
     """Work units if every attempt failed: R × (a^L × backoff weight + Σ_{k<L} a^k).
 
     R is the number of user requests and a the attempts per call at each layer (1 +
@@ -155,7 +176,7 @@ def worst_case_work(p: Any, policy: Policy) -> float:
     return requests * (inner + outer)
 
 
-def check_limits(p: Any) -> None:
+def check_limits(p: RetriesParams) -> None:
     """Refuse runs whose worst-case retry storm would exceed the 2 s budget, naming it."""
     work = worst_case_work(p, Policy.of(p))
     if work > MAX_WORK:
@@ -171,7 +192,7 @@ def check_limits(p: Any) -> None:
         )
 
 
-def comparison(p: Any) -> tuple[Policy, str] | None:
+def comparison(p: RetriesParams) -> tuple[Policy, str] | None:
     """The comparison run, or None when it would not fit in the time budget beside ours."""
     other, label = compare_policy(p)
     if worst_case_work(p, Policy.of(p)) + worst_case_work(p, other) > MAX_WORK:
@@ -252,7 +273,7 @@ def backoff_s(jitter: str, base: float, cap: float, retry: int, previous: float,
     return ceiling / 2 + u * ceiling / 2  # equal
 
 
-def simulate(p: Any, policy: Policy, seed: int) -> Trace:
+def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     """Run the stack under one retry policy; the same seed gives the same user arrivals."""
     rng = spawn_rngs(seed, "arrivals", "service", "backoff")
     duration = float(p.duration_s)
@@ -523,8 +544,7 @@ class Measures:
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
     if x.size == 0:
         return (0.0, 0.0, 0.0)
-    mean, lo, hi = stats.mean_ci(x)
-    return (mean, max(0.0, lo), hi)
+    return stats.mean_ci(x, floor=0.0)
 
 
 def _per_second(times: list[float] | np.ndarray, bins: int) -> np.ndarray:
@@ -532,7 +552,7 @@ def _per_second(times: list[float] | np.ndarray, bins: int) -> np.ndarray:
     return np.bincount(idx, minlength=bins)[:bins]
 
 
-def trigger_end(p: Any) -> float:
+def trigger_end(p: RetriesParams) -> float:
     """When recovery is measured from: the end of the trigger (0 if none falls in the run)."""
     if p.trigger_s > 0 and p.trigger_capacity < 1 and p.trigger_at_s < p.duration_s:
         return float(p.trigger_at_s + p.trigger_s)
@@ -564,7 +584,7 @@ def recovery_time(answered: np.ndarray, finished: np.ndarray, since: float) -> f
     return first + int(bad[-1]) + 1 - since
 
 
-def measure(p: Any, trace: Trace) -> Measures:
+def measure(p: RetriesParams, trace: Trace) -> Measures:
     """Bin a run's records into per-second series and compute its metrics."""
     duration = float(p.duration_s)
     bins = math.ceil(duration)
@@ -605,7 +625,7 @@ def measure(p: Any, trace: Trace) -> Measures:
     )
 
 
-def capacity_curve(p: Any, bins: int) -> np.ndarray:
+def capacity_curve(p: RetriesParams, bins: int) -> np.ndarray:
     """Service capacity (requests/s) in each 1 s bin, the trigger averaged in."""
     lo = np.arange(bins, dtype=float)
     overlap = np.clip(np.minimum(lo + 1, p.trigger_at_s + p.trigger_s)
@@ -624,7 +644,7 @@ def _recovery_words(r: float | None, has_trigger: bool) -> str:
     return "recovered at once" if r < 1 else f"recovered {r:.0f} s after the trigger ended"
 
 
-def _summary(p: Any, m: Measures, other: Measures | None, other_label: str) -> str:
+def _summary(p: RetriesParams, m: Measures, other: Measures | None, other_label: str) -> str:
     end = trigger_end(p)
     has_trigger = end > 0
     amp = m.amplification[0]
@@ -662,7 +682,7 @@ def _summary(p: Any, m: Measures, other: Measures | None, other_label: str) -> s
             f"({other.amplification[0]:.2f} attempts per request).")
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: RetriesParams, seed: int) -> Result[RetriesFigure]:
     """Simulate the chosen policy and the comparison, then shape metrics and series."""
     m = measure(p, simulate(p, Policy.of(p), seed))
     compare = comparison(p)
@@ -699,15 +719,17 @@ def run(p: Any, seed: int) -> Result:
         # Empty when the comparison run would not fit in the time budget.
         "compare_goodput_per_s": other.goodput.tolist() if other else [],
     }
-    extra = {"compare_label": label, "recovery_s": m.recovery_s, "trigger_end": trigger_end(p),
-             "compare_recovery_s": other.recovery_s if other else None,
-             "breaker_open": m.breaker_open}
+    figure_data = RetriesFigure(
+        compare_label=label, recovery_s=m.recovery_s, trigger_end=trigger_end(p),
+        compare_recovery_s=other.recovery_s if other else None,
+        breaker_open=tuple(m.breaker_open),
+    )
     return Result(metrics=metrics, series=series, summary=_summary(p, m, other, label),
-                  extra=extra)
+                  figure_data=figure_data)
 
 
 # -- figure -----------------------------------------------------------------------------
-def _merged(periods: list[tuple[float, float]], limit: int = 40) -> list[tuple[float, float]]:
+def _merged(periods: Sequence[tuple[float, float]], limit: int = 40) -> list[tuple[float, float]]:
     """Overlapping periods joined, at most `limit` of them (the figure stays small)."""
     out: list[tuple[float, float]] = []
     for lo, hi in sorted(periods):
@@ -718,9 +740,21 @@ def _merged(periods: list[tuple[float, float]], limit: int = 40) -> list[tuple[f
     return out[:limit]
 
 
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RetriesFigure:
+    """What the figure needs beyond the public series."""
+
+    compare_label: str  # the policy the faint comparison run used
+    recovery_s: float | None  # seconds from the trigger's end to recovery, if it recovered
+    trigger_end: float  # when the trigger ended (s); 0 without a trigger
+    compare_recovery_s: float | None
+    breaker_open: tuple[tuple[float, float], ...]  # periods the innermost breaker was open
+
+
+def build_figure(result: Result[RetriesFigure], p: RetriesParams) -> dict[str, Any]:
     """Top: demand, attempts, goodput (and the comparison's) per second; bottom: queue."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     t = [x + 0.5 for x in s["t_s"]]  # bin centres
     grey, green, orange, purple = (PALETTE["grey"], PALETTE["green"], PALETTE["orange"],
                                    PALETTE["purple"])
@@ -742,7 +776,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     if s["compare_goodput_per_s"]:
         data.append(
             {"type": "scatter", "mode": "lines", "x": t, "y": s["compare_goodput_per_s"],
-             "name": f"goodput with {ex['compare_label']}", "opacity": 0.55,
+             "name": f"goodput with {fd.compare_label}", "opacity": 0.55,
              "line": {"color": green, "width": 1.5, "dash": "dashdot"},
              "hovertemplate": rate})
     data.append(
@@ -753,23 +787,23 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 
     shapes: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
-    if ex["trigger_end"] > 0:
-        shapes.append(plotting.shade(p.trigger_at_s, min(ex["trigger_end"], p.duration_s),
+    if fd.trigger_end > 0:
+        shapes.append(plotting.shade(p.trigger_at_s, min(fd.trigger_end, p.duration_s),
                                      "trigger"))
         notes.append({"x": p.trigger_at_s, "y": 1, "yref": "paper", "text": "trigger",
                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                       "font": {"size": 11, "color": PALETTE["red"]}})
-    if ex["recovery_s"] is not None and ex["trigger_end"] > 0:
-        shape, note = plotting.vline(ex["trigger_end"] + ex["recovery_s"], "recovered", green,
+    if fd.recovery_s is not None and fd.trigger_end > 0:
+        shape, note = plotting.vline(fd.trigger_end + fd.recovery_s, "recovered", green,
                                      yref="y domain")
         note["y"] = 0.93  # below the trigger's label
         shapes.append(shape)
         notes.append(note)
-    for lo, hi in _merged(ex["breaker_open"]):
+    for lo, hi in _merged(fd.breaker_open):
         shapes.append({"type": "rect", "xref": "x", "yref": "y2 domain", "x0": lo,
                        "x1": min(hi, p.duration_s), "y0": 0.9, "y1": 1,
                        "fillcolor": PALETTE["grey"], "opacity": 0.5, "line": {"width": 0}})
-    if ex["breaker_open"]:
+    if fd.breaker_open:
         notes.append({"x": 0, "xref": "paper", "y": 1, "yref": "y2 domain", "yanchor": "bottom",
                       "xanchor": "left", "showarrow": False, "font": {"size": 11},
                       "text": "grey bars: breaker open (failing fast)"})
@@ -805,14 +839,12 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="retries",
     title="Retry storms",
-    chapter="resilience",
     description="Immediate retries turn a ten-second capacity drop into an outage that "
                 "outlives it; backoff, jitter and a budget recover.",
     params=PARAMS,
+    params_type=RetriesParams,
     run=run,
     figure=build_figure,
-    caption="What to try: run the defaults and watch goodput stay down after the shaded "
-            "trigger; then add backoff with full jitter and a 10 % retry budget.",
     check=check_limits,
     main_param="load",
 )

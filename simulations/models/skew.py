@@ -385,7 +385,7 @@ def _loss_ci(base: _Scored, other: _Scored) -> tuple[float, tuple[float, float]]
 
 
 # -- run -------------------------------------------------------------------------------------
-def run(params: Any, seed: int) -> Result:
+def run(params: SkewParams, seed: int) -> Result[SkewFigure]:
     """Train once, serve one day through each pipeline in the figure, shape the result."""
     rngs = spawn_rngs(seed, "training", "evaluation", "serving")
     model = _train(_draw_payments(rngs["training"], TRAIN_ROWS, params.null_rate))
@@ -412,7 +412,7 @@ def run(params: Any, seed: int) -> Result:
 
 def _shape(model: _Model, requests: _Payments, served: _Served,
            chosen: tuple[bool, bool, bool], configs: list, scored: dict, expected: dict,
-           offline: tuple[int, int]) -> Result:
+           offline: tuple[int, int]) -> Result[SkewFigure]:
     """Metrics, series and summary from the scored configurations."""
     off_k, off_n = offline
     exact_clean = expected[NO_SKEW][0]
@@ -468,14 +468,11 @@ def _shape(model: _Model, requests: _Payments, served: _Served,
     }
     # Accuracy of answering "legitimate" to every request: the floor a model must beat.
     majority = float(1 - requests.fraud.mean())
-    extra = {
-        "chosen": _config_key(chosen),
-        "offline": (off_k / off_n, *proportion_ci(off_k, off_n)),
-        "offline_rows": off_n,
-        "majority": majority,
-    }
+    figure_data = SkewFigure(chosen=_config_key(chosen),
+                             offline=(off_k / off_n, *proportion_ci(off_k, off_n)),
+                             offline_rows=off_n, majority=majority)
     return Result(metrics=metrics, series=series, summary=_summary(metrics, chosen, majority),
-                  extra=extra)
+                  figure_data=figure_data)
 
 
 def _loss_metric(loss: dict, exact: dict, cfg: tuple[bool, bool, bool], label: str) -> Metric:
@@ -519,12 +516,23 @@ def _bar_label(key: str) -> str:
     return " + ".join(SKEW_LABELS[k] for k in key.split("+"))
 
 
-def build_figure(result: Result, params: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SkewFigure:
+    """What the figure needs beyond the public series."""
+
+    chosen: str  # the pipeline the switches select, as a series key
+    offline: tuple[float, float, float]  # offline accuracy and its 95 % CI
+    offline_rows: int  # rows in the offline evaluation
+    majority: float  # accuracy of always answering "legitimate"
+
+
+def build_figure(result: Result[SkewFigure], params: SkewParams) -> dict[str, Any]:
     """Accuracy per pipeline as bars with CIs, over expected accuracy by hour of day."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     keys = s["configuration"]
-    off, off_lo, off_hi = ex["offline"]
-    names = ["offline evaluation"] + [("▶ " if k == ex["chosen"] else "") + _bar_label(k)
+    off, off_lo, off_hi = fd.offline
+    names = ["offline evaluation"] + [("▶ " if k == fd.chosen else "") + _bar_label(k)
                                       for k in keys]
     values = [off, *s["accuracy"]]
     # Each value under its bar: the axis starts well above zero, so text inside a bar
@@ -535,7 +543,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
     colours = [PALETTE["grey"]] + [
         PALETTE["blue"] if k == "none" else PALETTE["red"] if k.count("+") == 2
         else PALETTE["orange"] for k in keys]
-    outline = [0] + [3 if k == ex["chosen"] else 0 for k in keys]
+    outline = [0] + [3 if k == fd.chosen else 0 for k in keys]
     data: list[dict[str, Any]] = [{
         "type": "bar", "x": labels, "y": [round(v, 4) for v in values], "showlegend": False,
         "marker": {"color": colours, "line": {"width": outline, "color": PALETTE["purple"]}},
@@ -545,7 +553,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
                     "color": PALETTE["grey"], "thickness": 1.5, "width": 6},
         "hovertext": names, "hovertemplate": "%{hovertext}: %{y:.1%}<extra></extra>",
     }]
-    lo_y = min([*lows, ex["majority"]]) - 0.04
+    lo_y = min([*lows, fd.majority]) - 0.04
     hi_y = min(1.0, max(highs) + 0.03)
     data.append({
         "type": "scatter", "mode": "lines", "name": "what offline evaluation reported",
@@ -553,7 +561,7 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
         "line": {"color": PALETTE["grey"], "width": 1.5, "dash": "dash"}})
     data.append({
         "type": "scatter", "mode": "lines", "name": "always answer 'legitimate'",
-        "x": [labels[0], labels[-1]], "y": [round(ex["majority"], 4)] * 2, "hoverinfo": "skip",
+        "x": [labels[0], labels[-1]], "y": [round(fd.majority, 4)] * 2, "hoverinfo": "skip",
         "line": {"color": PALETTE["red"], "width": 1, "dash": "dot"}})
     hours = s["hour_utc"]
     data += [
@@ -579,36 +587,49 @@ def build_figure(result: Result, params: Any) -> dict[str, Any]:
     )
 
 
+PARAMS = (
+    Param("timezone_skew", "bool", True, "Serving uses local time",
+          help="On: serving takes the hour from the server's local clock; training "
+               "took it from UTC timestamps."),
+    Param("null_skew", "bool", True, "Serving fills nulls with 0",
+          help="On: a missing income is filled with 0 and scored. Off: as in training, "
+               "where such rows were dropped, the request never reaches the model."),
+    Param("vocab_skew", "bool", True, "Serving rebuilds the vocabulary",
+          help="On: merchant category ids are rebuilt from the day's traffic in order "
+               "of arrival; training used a vocabulary frozen with the model."),
+    Param("tz_offset_h", "int", 2, "Server clock offset", min=-12, max=12, step=1,
+          unit="h", help="How far the serving server's local time is from UTC "
+                         "(Berlin in summer: +2)."),
+    Param("null_rate", "float", 0.1, "Missing income", min=0, max=0.5, step=0.01,
+          help="Share of payments, in training and serving alike, whose income is "
+               "missing."),
+    Param("requests", "int", 20000, "Serving requests", min=500, max=50000, step=100,
+          scale="log", help="Requests served over the simulated day: more narrow the "
+                            "confidence intervals (and make a different day)."),
+)
+
+
+@dataclass(frozen=True)
+class SkewParams:
+    """Training–serving skew: one field per entry of PARAMS, in order."""
+
+    timezone_skew: bool
+    null_skew: bool
+    vocab_skew: bool
+    tz_offset_h: int
+    null_rate: float
+    requests: int
+
+
 # -- declaration ---------------------------------------------------------------------------
 SIMULATION = Simulation(
     slug="skew",
     title="Training–serving skew",
-    chapter="skew",
     description="One fraud model, trained through one pipeline and served through another: "
                 "time zone, null and vocabulary skews, alone and together.",
-    params=(
-        Param("timezone_skew", "bool", True, "Serving uses local time",
-              help="On: serving takes the hour from the server's local clock; training "
-                   "took it from UTC timestamps."),
-        Param("null_skew", "bool", True, "Serving fills nulls with 0",
-              help="On: a missing income is filled with 0 and scored. Off: as in training, "
-                   "where such rows were dropped, the request never reaches the model."),
-        Param("vocab_skew", "bool", True, "Serving rebuilds the vocabulary",
-              help="On: merchant category ids are rebuilt from the day's traffic in order "
-                   "of arrival; training used a vocabulary frozen with the model."),
-        Param("tz_offset_h", "int", 2, "Server clock offset", min=-12, max=12, step=1,
-              unit="h", help="How far the serving server's local time is from UTC "
-                             "(Berlin in summer: +2)."),
-        Param("null_rate", "float", 0.1, "Missing income", min=0, max=0.5, step=0.01,
-              help="Share of payments, in training and serving alike, whose income is "
-                   "missing."),
-        Param("requests", "int", 20000, "Serving requests", min=500, max=50000, step=100,
-              scale="log", help="Requests served over the simulated day: more narrow the "
-                                "confidence intervals (and make a different day)."),
-    ),
+    params=PARAMS,
+    params_type=SkewParams,
     run=run,
     figure=build_figure,
-    caption="What to try: switch the skews on one at a time and watch the no-skew bar stay "
-            "where offline evaluation put it; then raise the missing-income share.",
     main_param="null_rate",
 )

@@ -118,37 +118,54 @@ PARAMS = (
 )
 
 
+@dataclass(frozen=True)
+class SpikeParams:
+    """Traffic spike vs limits: one field per entry of PARAMS, in order."""
+
+    surge_factor: float
+    surge_s: float
+    surge_clients: int
+    token_bucket_rps: float
+    token_bucket_burst: int
+    concurrency_limit: int
+    priority_shedding: bool
+    autoscaling: bool
+    scale_lag_s: float
+    max_replicas: int
+
+
+
 # -- derived quantities, shared by the model and the closed forms ------------------------
-def surge_rps(p: Any) -> float:
+def surge_rps(p: SpikeParams) -> float:
     """Requests per second the surge adds on top of normal traffic."""
     return (p.surge_factor - 1) * NORMAL_RPS
 
 
-def busy_workers_per_replica(p: Any) -> int:
+def busy_workers_per_replica(p: SpikeParams) -> int:
     """Workers a replica can keep busy: a limit below the worker count idles the rest."""
     limit = p.concurrency_limit
     return min(WORKERS_PER_REPLICA, limit) if limit > 0 else WORKERS_PER_REPLICA
 
 
-def queue_room_per_replica(p: Any) -> int:
+def queue_room_per_replica(p: SpikeParams) -> int:
     """Requests a replica holds waiting: the limit's headroom, or the listen backlog."""
     limit = p.concurrency_limit
     return max(0, limit - WORKERS_PER_REPLICA) if limit > 0 else BACKLOG_PER_REPLICA
 
 
-def full_queue_wait_s(p: Any) -> float:
+def full_queue_wait_s(p: SpikeParams) -> float:
     """Wait of a request that joins a full queue: queue room ÷ service rate per replica."""
     return queue_room_per_replica(p) * SERVICE_S / busy_workers_per_replica(p)
 
 
-def bucket_passed_rps(rate: float, clients: int, p: Any) -> float:
+def bucket_passed_rps(rate: float, clients: int, p: SpikeParams) -> float:
     """Steady-state rate a class gets past its per-client buckets (fluid: min(λ, n·r))."""
     if p.token_bucket_rps <= 0:
         return rate
     return min(rate, clients * p.token_bucket_rps)
 
 
-def steady_legit_success(p: Any) -> float | None:
+def steady_legit_success(p: SpikeParams) -> float | None:
     """Customers' success during a long surge without autoscaling (fluid steady state).
 
     Customers pass the bucket at min(λ_L, n_L·r), the crowd at min(λ_S, n_S·r). If the
@@ -174,7 +191,7 @@ def steady_legit_success(p: Any) -> float | None:
     return through_bucket * capacity / (legit + surge)
 
 
-def scale_target_replicas(rate_rps: float, p: Any) -> int:
+def scale_target_replicas(rate_rps: float, p: SpikeParams) -> int:
     """Replicas the autoscaler asks for at this request rate."""
     per_replica = SCALE_TARGET * busy_workers_per_replica(p) / SERVICE_S
     return max(BASE_REPLICAS, min(p.max_replicas, math.ceil(rate_rps / per_replica - 1e-9)))
@@ -201,12 +218,12 @@ class Flows:
         return self.legit_admitted + self.surge_admitted
 
 
-def horizon_s(p: Any) -> float:
+def horizon_s(p: SpikeParams) -> float:
     """The run's length: lead-in, surge, and the tail that shows recovery and scale-in."""
     return SURGE_AT_S + p.surge_s + TAIL_S
 
 
-def arrivals(p: Any, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+def arrivals(p: SpikeParams, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Poisson arrival counts per step for customers and the surge, each on its own stream."""
     rng = spawn_rngs(seed, "legit", "surge")
     t = np.arange(steps) * DT_S
@@ -218,7 +235,7 @@ def arrivals(p: Any, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
     return legit, surge
 
 
-def simulate(p: Any, seed: int) -> Flows:
+def simulate(p: SpikeParams, seed: int) -> Flows:
     """Move the flows step by step on a SimPy clock, with the autoscaler beside them."""
     steps = round(horizon_s(p) / DT_S)
     legit, surge = arrivals(p, seed, steps)
@@ -347,7 +364,7 @@ class Waits:
     weight: np.ndarray  # requests each sample point stands for
 
 
-def fifo_waits(p: Any, f: Flows) -> Waits:
+def fifo_waits(p: SpikeParams, f: Flows) -> Waits:
     """Read every admitted request's wait off the admitted and served curves (FIFO)."""
     steps = len(f.served)
     admitted, served = f.admitted, f.served
@@ -404,7 +421,7 @@ class Measures:
     first_replica_s: float | None  # first added replica serving, seconds into the surge
 
 
-def recovery_time(p: Any, legit_offered: np.ndarray, legit_ok: np.ndarray) -> float | None:
+def recovery_time(p: SpikeParams, legit_offered: np.ndarray, legit_ok: np.ndarray) -> float | None:
     """Seconds after the surge until customers' success stays above 90 % to the end of the run."""
     start = round((SURGE_AT_S + p.surge_s) / DT_S)
     offered, ok = legit_offered[start:], legit_ok[start:]
@@ -416,7 +433,7 @@ def recovery_time(p: Any, legit_offered: np.ndarray, legit_ok: np.ndarray) -> fl
     return float((bad[-1] + 1) * DT_S)
 
 
-def measure(p: Any, f: Flows, w: Waits) -> Measures:
+def measure(p: SpikeParams, f: Flows, w: Waits) -> Measures:
     """Turn flows and waits into the run's headline numbers."""
     steps = len(f.served)
     t = np.arange(steps) * DT_S
@@ -461,7 +478,7 @@ def measure(p: Any, f: Flows, w: Waits) -> Measures:
 # -- results ----------------------------------------------------------------------------
 
 
-def _summary(p: Any, m: Measures) -> str:
+def _summary(p: SpikeParams, m: Measures) -> str:
     """Two sentences from the numbers: what customers got, and why."""
     legit = m.legit_ok / m.legit_sent if m.legit_sent else 1.0
     if p.surge_factor <= 1:
@@ -505,7 +522,7 @@ def _binned(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.add.reduceat(x, starts)
 
 
-def _series(p: Any, f: Flows, w: Waits) -> dict[str, list[Any]]:
+def _series(p: SpikeParams, f: Flows, w: Waits) -> dict[str, list[Any]]:
     """Per-second rates, success and saturation, binned to at most MAX_POINTS points."""
     steps = len(f.served)
     width, starts = _bin_edges(steps)
@@ -546,7 +563,7 @@ def _series(p: Any, f: Flows, w: Waits) -> dict[str, list[Any]]:
     }
 
 
-def run(p: Any, seed: int) -> Result:
+def run(p: SpikeParams, seed: int) -> Result[SpikeFigure]:
     """Simulate the surge with the chosen guards, then shape metrics and series."""
     flows = simulate(p, seed)
     waits = fifo_waits(p, flows)
@@ -580,10 +597,10 @@ def run(p: Any, seed: int) -> Result:
                              "Seconds after the surge until customers' success stays "
                              "above 90 % (null: not within the run)"),
     }
-    extra = {"surge_end": SURGE_AT_S + p.surge_s, "orders": flows.orders,
-             "first_replica_s": m.first_replica_s}
+    figure_data = SpikeFigure(surge_end=SURGE_AT_S + p.surge_s, orders=tuple(flows.orders),
+                              first_replica_s=m.first_replica_s)
     return Result(metrics=metrics, series=_series(p, flows, waits), summary=_summary(p, m),
-                  extra=extra)
+                  figure_data=figure_data)
 
 
 # -- figure -----------------------------------------------------------------------------
@@ -596,9 +613,19 @@ def _percent(values: list[float]) -> list[float | None]:
     return [None if v is None or v != v else round(100 * v, 1) for v in values]
 
 
-def build_figure(result: Result, p: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SpikeFigure:
+    """What the figure needs beyond the public series."""
+
+    surge_end: float  # when the surge stops (s)
+    orders: tuple[tuple[float, int], ...]  # (time ordered, replicas) for each scale-out
+    first_replica_s: float | None  # first added replica serving, seconds into the surge
+
+
+def build_figure(result: Result[SpikeFigure], p: SpikeParams) -> dict[str, Any]:
     """Top: offered load by class vs served; middle: success and saturation; bottom: replicas."""
-    s, ex = result.series, result.extra
+    s, fd = result.series, result.figure_data
+    assert fd is not None
     width = s["t_s"][1] - s["t_s"][0] if len(s["t_s"]) > 1 else DT_S
     t = [x + width / 2 for x in s["t_s"]]  # bin centres
     blue, orange, green, red, purple, grey, teal = (
@@ -635,7 +662,7 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
     ]
     top = max([1.0, *(v for k in ("surge_offered_per_s", "legit_offered_per_s",
                                   "capacity_per_s") for v in s[k])])
-    end = ex["surge_end"]
+    end = fd.surge_end
     shapes = [plotting.shade(SURGE_AT_S, end, "surge")]
     notes = [{"x": SURGE_AT_S, "y": 1, "yref": "paper", "text": f"{p.surge_factor:g}× surge",
               "showarrow": False, "xanchor": "left", "yanchor": "bottom",
@@ -660,14 +687,11 @@ def build_figure(result: Result, p: Any) -> dict[str, Any]:
 SIMULATION = Simulation(
     slug="spike",
     title="Traffic spike vs limits",
-    chapter="ownership",
     description="A viral link brings 300 times normal traffic: without limits the backend "
                 "runs flat out and answers almost nobody in time.",
     params=PARAMS,
+    params_type=SpikeParams,
     run=run,
     figure=build_figure,
-    caption="What to try: run the defaults, then set a concurrency limit of 40, then shed "
-            "by priority. With a token bucket of 5/s, set surge_clients to 10 to see it "
-            "earn its keep.",
     main_param="surge_factor",
 )

@@ -135,7 +135,7 @@ def test_a_faster_leak_is_paged_sooner():
 def test_every_policy_sees_the_same_errors_until_it_pages():
     """Common random numbers: the policies differ only in when on-call acts."""
     _, result = _run(**LEAK_MULTI)
-    watches = result.extra["watches"]
+    watches = result.figure_data.watches
     cums = [w.month.cumulative(w.end) for w in watches.values()]
     first_fix = min(w.end for w in watches.values())
     cut = 360 + first_fix  # padded index of the earliest fix
@@ -171,8 +171,8 @@ def test_a_twitchy_static_threshold_pages_many_times_a_month_and_burn_rates_stay
     assert _value(result, "false_pages_per_month") >= 10
     lo, hi = result.metrics["false_pages_per_month"].ci95
     assert lo <= _value(result, "false_pages_per_month") <= hi
-    assert result.extra["false_pages"]["multi_window"] <= 1
-    assert result.extra["false_pages"]["single_window"] <= 1
+    assert result.figure_data.false_pages["multi_window"] <= 1
+    assert result.figure_data.false_pages["single_window"] <= 1
 
 
 def test_more_noise_and_lower_thresholds_page_more():

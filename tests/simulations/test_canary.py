@@ -189,8 +189,8 @@ def test_large_defect_is_caught_in_the_first_step():
         params, result = _run(seed, strategy="canary", defect_rate=0.2, rps=1000)
         assert _value(result, "rolled_back") is True
         assert _value(result, "detect_s") < params.bake_s
-        assert result.extra["decided_by"] == "analysis"
-        assert result.extra["decided_share"] == pytest.approx(0.01)
+        assert result.figure_data.decided_by == "analysis"
+        assert result.figure_data.decided_share == pytest.approx(0.01)
 
 
 # -- exposure: who gets hurt -----------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_big_bang_hurts_more_users_than_the_canary_for_the_same_defect():
         _, canary = _run(seed, strategy="canary", defect_rate=0.01)
         assert _value(big, "users_hurt") > 10 * _value(canary, "users_hurt")
         # All strategies run on the same scenario whichever is chosen.
-        assert big.extra["hurt_by_strategy"] == canary.extra["hurt_by_strategy"]
+        assert big.figure_data.hurt_by_strategy == canary.figure_data.hurt_by_strategy
 
 
 def test_big_bang_harm_follows_the_alert_timeline():
@@ -218,9 +218,9 @@ def test_big_bang_harm_follows_the_alert_timeline():
 def test_blue_green_switches_back_instantly_and_the_flag_in_seconds():
     for strategy, delay in (("blue_green", 0.0), ("flag", FLAG_OFF_S)):
         _, result = _run(strategy=strategy, defect_rate=0.05)
-        ex = result.extra
-        assert ex["decided_by"] == "alert"
-        assert ex["restored_s"] - ex["decided_s"] == pytest.approx(delay)
+        ex = result.figure_data
+        assert ex.decided_by == "alert"
+        assert ex.restored_s - ex.decided_s == pytest.approx(delay)
 
 
 def test_longer_rollback_hurts_more_users():
@@ -249,7 +249,7 @@ def test_presets_set_up_the_chapter_story():
     assert _value(big, "rolled_back") and _value(big, "users_hurt") > 500
     params, one_pct = run_preset("1 % canary with analysis")
     assert _value(one_pct, "detect_s") < params.bake_s
-    assert _value(one_pct, "users_hurt") < 0.05 * one_pct.extra["hurt_by_strategy"]["big_bang"]
+    assert _value(one_pct, "users_hurt") < 0.05 * one_pct.figure_data.hurt_by_strategy["big_bang"]
     _, tiny = run_preset("Tiny defect slips through")
     assert _value(tiny, "rolled_back") is False and _value(tiny, "users_hurt") > 0
     assert _value(tiny, "catch_rate") < 0.5

@@ -120,7 +120,7 @@ def test_without_drift_accuracy_is_steady_and_psi_sits_at_its_noise_floor():
     assert mean > 0.85 + 0.04
     for feature in ("psi_x1", "psi_x2"):
         values = np.asarray(r.series[feature])
-        floor = r.extra["psi_floor"]  # (B − 1)(1/500 + 1/3500) ≈ 0.0206, derived above
+        floor = r.figure_data.psi_floor  # (B − 1)(1/500 + 1/3500) ≈ 0.0206, derived above
         # The daily part of the noise averages out over 180 days (SE ≈ 3.5 % of the
         # floor); the reference sample is shared by all days, so allow 25 %.
         assert values.mean() == pytest.approx(floor, rel=0.25)
@@ -246,7 +246,7 @@ def test_more_frequent_retraining_means_fewer_bad_days():
 
 def test_a_new_model_is_unmeasured_until_its_own_labels_arrive():
     p, r = _run(**{**SUDDEN_SHIFT, "policy": "on_alert"})
-    deploy = r.extra["retrain_deploys"][0]
+    deploy = r.figure_data.retrain_deploys[0]
     observed = r.series["observed_accuracy"]
     # Days deploy … deploy + delay − 1 have no matured cohort of the new model.
     gap = observed[deploy - 1: deploy - 1 + p.label_delay_days]

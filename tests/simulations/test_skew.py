@@ -61,7 +61,8 @@ def test_offline_accuracy_and_serving_without_skew_measure_the_same_number():
     assert offline.closed_form == clean.closed_form
     answered = r.series["requests_answered"][0]
     assert abs(clean.value - clean.closed_form) <= 4 * _se(clean.closed_form, answered)
-    assert abs(offline.value - offline.closed_form) <= 4 * _se(offline.closed_form, r.extra["offline_rows"])
+    rows = r.figure_data.offline_rows
+    assert abs(offline.value - offline.closed_form) <= 4 * _se(offline.closed_form, rows)
     assert r.metrics["serving_accuracy"].value == clean.value
     assert r.metrics["accuracy_lost"].value == 0
 
@@ -161,7 +162,7 @@ def test_all_three_skews_leave_a_model_no_better_than_always_answering_legitimat
     for seed in range(10):
         r = _run(seed, **LAUNCH_WEEK)
         served.append(r.metrics["serving_accuracy"].closed_form)
-        floor.append(r.extra["majority"])
+        floor.append(r.figure_data.majority)
         assert r.metrics["offline_accuracy"].closed_form > 0.8
     assert float(np.median(served)) < float(np.mean(floor))
 

@@ -174,7 +174,7 @@ def test_new_replicas_serve_one_sync_period_plus_the_lag_after_the_surge_begins(
     """HPA: the next 15 s sync notices, replicas serve scale_lag_s after the decision."""
     for lag in (0, 120, 300):
         r = SIM.run(params(autoscaling=True, scale_lag_s=lag), 42)
-        assert lag <= r.extra["first_replica_s"] <= lag + sim.SCALE_PERIOD_S
+        assert lag <= r.figure_data.first_replica_s <= lag + sim.SCALE_PERIOD_S
 
 
 def test_autoscaling_without_a_limit_helps_only_once_capacity_exceeds_the_surge():
