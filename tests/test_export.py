@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 def test_export_refuses_a_non_empty_directory_without_overwrite(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(CommandError, match="not empty.*--overwrite"):
+    with pytest.raises(CommandError, match=r"not empty.*--overwrite"):
         call_command("export", str(tmp_path))
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
