@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench vendor check-deploy export
+.PHONY: help uv install static run dev test test-fast browser-deps lint format bench golden vendor check-deploy export
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ install: uv  ## install the locked environment (.venv) from uv.lock
 	$(UV) sync --frozen
 
 static: install  ## collect and compress static files for WhiteNoise
-	$(RUN) python scripts/vendor.py
+	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 
 run: static  ## serve the book with gunicorn at http://$(HOST):$(PORT)
@@ -40,7 +40,7 @@ browser-deps:  ## make sure Debian's chromium is installed (browser tests, stati
 	@bash scripts/ensure-chromium.sh
 
 test: install browser-deps  ## the whole suite, real-browser tests included
-	$(RUN) python scripts/vendor.py
+	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) pytest
 
@@ -55,15 +55,17 @@ format: install  ## ruff format + import order
 
 bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
-	$(RUN) python manage.py bench
-	$(RUN) python manage.py bench_images
+	$(RUN) python -m devtools.bench $(ARGS)
+
+golden: install  ## rewrite tests/simulations/golden/ (after bumping a model_version; ARGS=--force)
+	$(RUN) python -m devtools.golden $(ARGS)
 
 export: static  ## the book as a static site in DIR (make export DIR=site LIVE_URL=https://…)
 	@test -n "$(DIR)" || { echo "usage: make export DIR=path [LIVE_URL=https://…]"; exit 2; }
 	$(RUN) python manage.py export "$(DIR)" $(if $(LIVE_URL),--live-url "$(LIVE_URL)")
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
-	$(RUN) python scripts/vendor.py --fetch
+	$(RUN) python -m devtools.vendor --fetch
 
 check-deploy: install  ## Django's deployment checks in production mode
 	MONOGRAPH_ENV=production SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))') \

@@ -28,6 +28,13 @@ from .version import version
 # Query names the pages accept besides a simulation's own parameters.
 PAGE_EXTRAS = frozenset({"controls"})
 
+# Every permalink carries the model version it was made with, so that a link made before
+# a model change can say so. Every simulation URL accepts it; it never changes the run.
+MODEL_VERSION = Param(
+    name="mv", kind="int", default=1, min=1, max=1_000_000, label="Model version",
+    help="The simulation's model version when the link was made (written by permalinks).",
+)
+
 
 @dataclass
 class State:
@@ -38,6 +45,7 @@ class State:
     seed: int
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
+    linked_version: int | None = None  # the `mv` a permalink carried, if any
 
     @property
     def query(self) -> dict[str, str]:
@@ -45,7 +53,13 @@ class State:
 
     @property
     def querystring(self) -> str:
-        return urlencode(self.query)
+        """The permalink's query: every effective parameter, the seed, the model version."""
+        return urlencode({**self.query, MODEL_VERSION.name: str(self.sim.model_version)})
+
+    @property
+    def model_changed(self) -> bool:
+        """The link was made with another version of this simulation's model."""
+        return self.linked_version not in (None, self.sim.model_version)
 
 
 def flatten(query: QueryDict, allowed_extras: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -53,11 +67,19 @@ def flatten(query: QueryDict, allowed_extras: frozenset[str] = frozenset()) -> d
     return {k: query.getlist(k)[-1] for k in query if k not in allowed_extras}
 
 
+def _linked_version(raw: dict[str, str]) -> int | None:
+    """Take `mv` out of the query and validate it (ParamError naming it when bad)."""
+    text = raw.pop(MODEL_VERSION.name, None)
+    return None if text is None else MODEL_VERSION.parse(text)
+
+
 def resolve_strict(sim: Simulation, query: QueryDict,
                    extras: frozenset[str] = frozenset()) -> State:
     """Parse every parameter or raise ParamError naming the first bad one."""
-    params, seed = sim.parse(flatten(query, extras))
-    return State(sim, params, seed)
+    raw = flatten(query, extras)
+    linked = _linked_version(raw)
+    params, seed = sim.parse(raw)
+    return State(sim, params, seed, linked_version=linked)
 
 
 def resolve_lenient(sim: Simulation, query: QueryDict,
@@ -66,6 +88,11 @@ def resolve_lenient(sim: Simulation, query: QueryDict,
     raw = flatten(query, extras)
     errors: dict[str, str] = {}
     good: dict[str, str] = {}
+    linked = None
+    try:
+        linked = _linked_version(raw)
+    except ParamError as exc:
+        errors[exc.name] = exc.message
     for name, value in raw.items():
         try:
             if name not in {p.name for p in sim.all_params}:
@@ -83,7 +110,7 @@ def resolve_lenient(sim: Simulation, query: QueryDict,
             params, seed = sim.parse(good)
         except ParamError:
             params, seed = sim.defaults(), simulations.SEED.default
-    return State(sim, params, seed, errors, {k: raw[k] for k in errors if k in raw})
+    return State(sim, params, seed, errors, {k: raw[k] for k in errors if k in raw}, linked)
 
 
 def unknown_names(sim: Simulation, query: QueryDict, extras: frozenset[str]) -> list[str]:
@@ -118,6 +145,7 @@ def run(state: State) -> dict[str, Any]:
     payload = {
         "simulation": result["simulation"],
         "title": result["title"],
+        "model_version": result["model_version"],
         "version": version(),
         **{k: result[k] for k in ("params", "seed", "metrics", "summary", "series", "figure")},
         "elapsed_ms": round(elapsed * 1000, 1),

@@ -57,6 +57,8 @@ def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "page_url": page_url,
         "permalink": f"{page_url}?{qs}",
         "qs": qs,
+        "model_changed": state.model_changed,
+        "linked_version": state.linked_version,
     }
 
 

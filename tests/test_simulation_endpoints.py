@@ -17,8 +17,9 @@ SIMS = list(simulations.registry())
 
 def test_json_has_the_documented_shape(client):
     data = client.get("/simulations/fanout.json?fanout=20&seed=3").json()
-    assert set(data) >= {"simulation", "title", "version", "params", "seed", "metrics",
-                         "summary", "series", "figure", "elapsed_ms"}
+    assert set(data) >= {"simulation", "title", "model_version", "version", "params", "seed",
+                         "metrics", "summary", "series", "figure", "elapsed_ms"}
+    assert data["model_version"] == simulations.get("fanout").model_version
     assert data["simulation"] == "fanout" and data["seed"] == 3
     assert data["params"]["fanout"] == 20
     sim = simulations.get("fanout")
@@ -200,3 +201,29 @@ def test_the_swapped_fragment_carries_no_noscript_image(client):
     assert b"<noscript" not in frag.content
     page = client.get("/simulations/fanout/")
     assert b'<noscript><img class="chart-img" src="/simulations/fanout.svg?' in page.content
+
+
+# -- model versions in permalinks ---------------------------------------------------------------
+def test_permalinks_carry_the_model_version_and_the_provenance_line_shows_it(client, settings):
+    sim = simulations.get("fanout")
+    html = client.get("/simulations/fanout/?fanout=20").content.decode()
+    assert f"mv={sim.model_version}" in html.split('class="permalink" href="')[1].split('"')[0]
+    assert f"model v{sim.model_version}" in html
+
+
+def test_an_old_permalink_says_its_model_changed_and_a_current_one_does_not(client):
+    sim = simulations.get("fanout")
+    old = client.get(f"/simulations/fanout/?fanout=20&mv={sim.model_version + 1}")
+    assert old.status_code == 200
+    assert "model changed since you linked it" in old.content.decode()
+    now = client.get(f"/simulations/fanout/?fanout=20&mv={sim.model_version}")
+    assert "model changed since you linked it" not in now.content.decode()
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", "/figure", "/embed", "/"])
+def test_every_simulation_url_accepts_a_model_version_and_refuses_a_bad_one(client, suffix):
+    ok = client.get(f"/simulations/fanout{suffix}?mv=1")
+    assert ok.status_code == 200
+    bad = client.get(f"/simulations/fanout{suffix}?mv=abc")
+    assert bad.status_code == 400
+    assert "mv must be a whole number between 1 and 1000000" in bad.content.decode()

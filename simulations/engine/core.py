@@ -151,30 +151,63 @@ class Simulation[P, F]:
     def defaults(self) -> P:
         return self.params_type(**{p.name: p.default for p in self.params})
 
+    def validate(
+        self, query: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
+    ) -> tuple[P, int, dict[str, ParamError]]:
+        """Parse every raw value once: (params, seed, errors by parameter name).
+
+        Invalid and unknown values are reported and replaced by defaults. The
+        cross-parameter check runs on the result; when it refuses, the parameter it names
+        falls back to its default (and, if that is not enough, every parameter does).
+        """
+        declared = {p.name: p for p in self.all_params}
+        errors: dict[str, ParamError] = {}
+        for name in sorted(set(query) - set(declared) - ignore):
+            errors[name] = ParamError(
+                name, f"unknown parameter {name[:40]!r}: {self.slug} accepts "
+                + ", ".join(sorted(declared)))
+        values: dict[str, Any] = {}
+        for p in self.all_params:
+            if p.name in query:
+                try:
+                    values[p.name] = p.parse(query[p.name])
+                except ParamError as exc:
+                    errors[p.name] = exc
+        seed = values.pop(SEED.name, SEED.default)
+        params = self.params_type(**{p.name: values.get(p.name, p.default) for p in self.params})
+        refusal = self._refusal(params)
+        if refusal is not None:
+            errors.setdefault(refusal.name, refusal)
+            values.pop(refusal.name, None)
+            params = self.params_type(**{p.name: values.get(p.name, p.default)
+                                         for p in self.params})
+            if self._refusal(params) is not None:
+                params = self.defaults()
+        return params, seed, errors
+
+    def _refusal(self, params: P) -> ParamError | None:
+        if self.check is None:
+            return None
+        try:
+            self.check(params)
+        except ParamError as exc:
+            return exc
+        return None
+
     def parse(
         self, query: Mapping[str, Any], *, ignore: frozenset[str] = frozenset()
     ) -> tuple[P, int]:
-        """Validate a mapping of raw values (a query string) into (params, seed).
+        """Validate a mapping of raw values (a query string) into (params, seed), strictly.
 
-        Omitted names take their default; unknown names are refused, so a typo in a
-        wiki link fails loudly instead of silently showing the defaults.
+        Omitted names take their default; an unknown name, a bad value or a refused
+        combination raises ParamError (unknown names first, then in declaration order),
+        so a typo in a wiki link fails loudly instead of silently showing the defaults.
         """
-        known = {p.name for p in self.all_params}
-        unknown = sorted(set(query) - known - ignore)
-        if unknown:
-            name = unknown[0]
-            raise ParamError(
-                name,
-                f"unknown parameter {name[:40]!r}: {self.slug} accepts "
-                + ", ".join(sorted(known)),
-            )
-        values = {}
-        for p in self.params:
-            values[p.name] = p.parse(query[p.name]) if p.name in query else p.default
-        seed = SEED.parse(query["seed"]) if "seed" in query else SEED.default
-        params = self.params_type(**values)
-        if self.check is not None:
-            self.check(params)
+        params, seed, errors = self.validate(query, ignore=ignore)
+        if errors:
+            order = [*sorted(set(errors) - {p.name for p in self.all_params}),
+                     *(p.name for p in self.all_params)]
+            raise errors[next(n for n in order if n in errors)]
         return params, seed
 
     def to_query(self, params: P, seed: int) -> dict[str, str]:

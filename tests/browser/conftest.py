@@ -1,7 +1,7 @@
 """Real-browser fixtures: the real server (gunicorn), Debian's chromium, and a watch on every page.
 
 The server is the one `make run` starts, on a free port, with two workers; the browser is
-/usr/bin/chromium (never a Playwright download). Every browser context a test opens is
+the system's chromium (never a Playwright download). Every browser context a test opens is
 watched: a console error, an uncaught page error, a Content-Security-Policy violation, a
 5xx response or a request to any host but 127.0.0.1 fails the test at teardown.
 """
@@ -19,11 +19,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from monograph import localserver
+from devtools import localserver
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_S = localserver.START_TIMEOUT_S
-CHROMIUM, CHROMIUM_ARGS, HOST = localserver.CHROMIUM, localserver.CHROMIUM_ARGS, localserver.HOST
+CHROMIUM_ARGS, HOST = localserver.CHROMIUM_ARGS, localserver.HOST
 # Every page here answers in well under a second; a stuck wait should fail fast, not in 30 s.
 DEFAULT_TIMEOUT_MS = 10_000
 
@@ -43,10 +43,10 @@ def live_server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     """Debian's chromium, never a browser build downloaded by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests need Debian's chromium. "
-                    "`make browser-deps` installs it (apt-get install chromium).", pytrace=False)
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+    chromium = localserver.chromium()
+    if chromium is None:
+        pytest.fail(f"the browser tests need {localserver.MISSING_CHROMIUM}", pytrace=False)
+    return {**browser_type_launch_args, "executable_path": str(chromium), "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")

@@ -1,30 +1,23 @@
 """Accessibility as a reader meets it: keyboard only, visible focus, dark theme, narrow and wide
 windows, and axe-core's automated checks.
 
-axe-core is used by these tests only (never served to readers): `npm pack` fetches it from the
-npm registry into the pytest cache on first use, and its sha256 is checked before it runs.
+axe-core is used by these tests only (never served to readers): devtools/axe.py fetches it
+from the npm registry into the pytest cache on first use and checks its sha256.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
 import simulations
+from devtools import axe, vendor
 
 pytestmark = pytest.mark.browser
 
 SIMS = simulations.registry()
 SLUGS = list(SIMS)
-
-AXE_VERSION = "4.14.1"
-# sha256 of package/axe.min.js in axe-core-4.14.1.tgz as published on the npm registry.
-AXE_SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 
 
 # -- keyboard ---------------------------------------------------------------------------------
@@ -166,50 +159,17 @@ def test_no_horizontal_overflow(new_context, figures, site, kind, width):
 # -- axe-core -------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def axe_source(pytestconfig: pytest.Config) -> str:
-    """axe.min.js, fetched once with `npm pack` into the pytest cache and verified."""
-    cache = Path(pytestconfig.cache.mkdir(f"axe-core-{AXE_VERSION}"))
-    script = cache / "axe.min.js"
-    if not script.exists() or hashlib.sha256(script.read_bytes()).hexdigest() != AXE_SHA256:
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail("the accessibility tests need npm (Debian: apt-get install npm) to fetch "
-                        f"axe-core@{AXE_VERSION}", pytrace=False)
-        result = subprocess.run(
-            [npm, "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", str(cache),
-             "--silent"], capture_output=True, text=True, timeout=300, check=False)
-        tarball = cache / f"axe-core-{AXE_VERSION}.tgz"
-        if result.returncode != 0 or not tarball.exists():
-            pytest.fail(f"npm pack axe-core@{AXE_VERSION} failed:\n{result.stderr[-2000:]}",
-                        pytrace=False)
-        with tarfile.open(tarball) as tar:
-            member = tar.extractfile("package/axe.min.js")
-            assert member is not None
-            data = member.read()
-        tarball.unlink()
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != AXE_SHA256:
-            pytest.fail(f"axe-core@{AXE_VERSION} axe.min.js has sha256 {digest}, expected "
-                        f"{AXE_SHA256}: refusing to run it", pytrace=False)
-        script.write_bytes(data)
-    return script.read_text()
+    """axe.min.js, downloaded once into the pytest cache and verified."""
+    try:
+        return axe.source(Path(pytestconfig.cache.mkdir("devtools")))
+    except vendor.VendorError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # The page's CSP allows scripts from 'self' only, so add_script_tag(content=…) (an inline
 # script) would be blocked, and page.evaluate(source) would work only because DevTools
 # bypasses CSP. Instead axe is served at a same-origin URL by route interception: it loads
 # like any of the site's own scripts, under the real CSP, and the watch still sees it all.
-AXE_PATH = "/__tests__/axe.min.js"
-_RUN_AXE = """
-async () => {
-  const r = await axe.run(document, {resultTypes: ["violations"]});
-  return r.violations.map(v => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map(n => ({target: n.target.join(" "), impact: n.impact,
-                              summary: (n.failureSummary || "").split("\\n").slice(0, 3).join(" ")}))
-  }));
-}
-"""
-
 AXE_PAGES = {
     "contents": lambda site: ("/", None),
     "chapter with a figure": lambda site: (site.chapter_with_figure(), site.featured_sim()),
@@ -220,17 +180,17 @@ AXE_PAGES = {
 
 @pytest.mark.parametrize("kind", AXE_PAGES)
 def test_axe_finds_no_serious_or_critical_violation(page, figures, site, axe_source, kind):
-    page.route(f"**{AXE_PATH}", lambda route: route.fulfill(
+    page.route(f"**{axe.AXE_PATH}", lambda route: route.fulfill(
         body=axe_source, content_type="application/javascript; charset=utf-8"))
     url, slug = AXE_PAGES[kind](site)
     if slug:
         figures.open(page, url, slug)
     else:
         page.goto(url)
-    page.add_script_tag(url=AXE_PATH)
-    violations = page.evaluate(_RUN_AXE)
+    page.add_script_tag(url=axe.AXE_PATH)
+    violations = page.evaluate(axe.RUN_AXE)
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not bad, f"axe-core {AXE_VERSION} on {url}:\n" + "\n".join(
+    assert not bad, f"axe-core {axe.AXE_VERSION} on {url}:\n" + "\n".join(
         f"  {v['impact']} {v['id']}: {v['help']}\n" + "\n".join(
             f"    {n['target']}: {n['summary']}" for n in v["nodes"][:6])
         for v in bad)

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from monograph import content, localserver
+from devtools import localserver
+from monograph import content
 
 pytestmark = pytest.mark.browser
 

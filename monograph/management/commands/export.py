@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import QueryDict
 from django.test import Client, override_settings
@@ -25,7 +26,7 @@ from django.test import Client, override_settings
 import simulations
 from simulations import ParamError
 
-from ... import content, images, localserver, renderer, sims
+from ... import content, images, renderer, sims
 
 EXPORT_TEMPLATES = Path(settings.BASE_DIR) / "templates" / "export"
 
@@ -104,8 +105,7 @@ class Command(BaseCommand):
         if opts["jobs"] < 1:
             raise CommandError("--jobs must be at least 1")
         _check_target(target, opts["overwrite"])
-        if localserver.static_is_stale():
-            localserver.collectstatic()
+        call_command("collectstatic", interactive=False, verbosity=0)
         shutil.copytree(settings.STATIC_ROOT, target / "static")
 
         _LIVE["url"] = live

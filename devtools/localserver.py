@@ -1,10 +1,11 @@
-"""The real server on a free local port, and Debian's chromium: shared by the browser
-tests and `manage.py bench`, so both measure exactly what `make run` serves."""
+"""The real server on a free local port, and the system's chromium: shared by the browser
+tests and `make bench`, so both measure exactly what `make run` serves."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,8 +20,8 @@ from django.conf import settings
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60
-CHROMIUM = Path("/usr/bin/chromium")
-# Headless, and quiet on this machine's closed network (no background fetches).
+# Headless, and quiet on a closed network (no background fetches). No sandbox: CI runs
+# as root in a container, where chromium's sandbox cannot start.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -29,6 +30,22 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def chromium() -> Path | None:
+    """The system's chromium (`CHROMIUM` overrides; else chromium on PATH), or None.
+
+    Never a browser build downloaded by Playwright: `make browser-deps` installs Debian's.
+    """
+    override = os.environ.get("CHROMIUM")
+    if override:
+        return Path(override) if Path(override).exists() else None
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    return Path(found) if found else None
+
+
+MISSING_CHROMIUM = ("chromium is not installed: `make browser-deps` installs Debian's "
+                    "(apt-get install chromium), or set CHROMIUM to its path")
 
 
 class ServerDidNotStart(RuntimeError):
