@@ -93,10 +93,12 @@ def changed_query(state: sims.State) -> dict[str, str]:
 
 
 def short_permalink(state: sims.State, base: str) -> str:
-    """The lab URL with only the non-default values: short, and the same state."""
-    query = urlencode(changed_query(state))
+    """The lab URL with only the non-default values (and the model version, as every
+    permalink carries it): short, and the same state."""
+    query = urlencode({**changed_query(state),
+                       sims.MODEL_VERSION.name: str(state.sim.model_version)})
     url = base.rstrip("/") + reverse("lab", args=[state.sim.slug])
-    return f"{url}?{query}" if query else url
+    return f"{url}?{query}"
 
 
 def provenance(state: sims.State, base: str) -> tuple[str, str]:

@@ -36,9 +36,9 @@ def test_the_short_permalink_lists_only_what_differs_from_the_defaults():
     sim = simulations.get("fanout")
     state = sims.resolve_strict(sim, QueryDict("fanout=20&slow_ms=200"))
     assert images.short_permalink(state, "https://b.example") == \
-        "https://b.example/simulations/fanout/?fanout=20"
+        "https://b.example/simulations/fanout/?fanout=20&mv=1"
     default = sims.resolve_strict(sim, QueryDict(""))
-    assert images.short_permalink(default, "") == "/simulations/fanout/"
+    assert images.short_permalink(default, "") == "/simulations/fanout/?mv=1"
     again = sims.resolve_strict(sim, QueryDict("fanout=20"))
     assert again.query == state.query  # the short link is the same state
 

@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+import simulations
 from monograph import images, renderer
 from monograph.version import version
 
@@ -41,9 +42,10 @@ def test_an_image_names_its_source_changed_parameters_seed_versions_and_short_li
     body = client.get("/simulations/fanout.svg?fanout=20&seed=7&slow_ms=200").content.decode()
     # Plotly draws each word run as SVG text; the values must all be there.
     assert "fanout=20" in body and "seed 7" in body
-    assert f"v{version()}" in body and "model v1" in body
+    mv = simulations.get("fanout").model_version
+    assert f"v{version()}" in body and f"model v{mv}" in body
     assert "slow_ms" not in body  # 200 is the default: only what differs is listed
-    assert "http://testserver/simulations/fanout/?fanout=20&amp;seed=7" in body
+    assert f"http://testserver/simulations/fanout/?fanout=20&amp;seed=7&amp;mv={mv}" in body
 
 
 def test_width_sizes_the_png(client):
