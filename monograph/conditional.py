@@ -28,7 +28,7 @@ from .version import version
 
 # URL names whose answer depends only on the version, the host and the URL.
 BY_URL = frozenset({"result_json", "result_csv", "result_svg", "result_png", "openapi",
-                    "oembed"})
+                    "oembed", "sweep_json", "sweep_csv", "sweep_svg", "sweep_png"})
 
 
 def url_etag(request: HttpRequest) -> str:

@@ -23,6 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 import simulations
 from simulations import ParamError
 
+from . import sweep_embeds
+
 WORDS_PER_MINUTE = 230
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FIGURE_MARKER = "[[figure]]"
@@ -78,6 +80,7 @@ class Page:
     words: int
     do_this: tuple[ChecklistItem, ...]
     path: Path
+    sweeps: tuple[Any, ...] = ()  # live sweeps placed in the body (sweep_embeds.SweepEmbed)
 
     @property
     def url(self) -> str:
@@ -331,13 +334,14 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         raise ContentError(path, "figure_caption", "must be text")
     presets = _presets(path, meta, sim)
 
+    body, sweeps = sweep_embeds.extract(path, body, text.count("\n") - body.count("\n") + 1)
     md.reset()
     rendered = md.convert(_mark_musts(body).replace(FIGURE_MARKER, "\n\nMONOGRAPH-FIGURE-SLOT\n\n"))
     toc = _toc(md)
     # The checklist links back to each chapter's callout.
     rendered = rendered.replace('<div class="admonition do-this">',
                                 '<div class="admonition do-this" id="do-this">', 1)
-    rendered = _sanitise(rendered)
+    rendered = sweep_embeds.insert(_sanitise(rendered), sweeps)
     # Code blocks scroll sideways on narrow screens: keyboard users must reach them.
     rendered = rendered.replace("<pre>", '<pre tabindex="0">')
     words = _count_words(rendered.replace(_FIGURE_TOKEN, ""))
@@ -358,7 +362,7 @@ def load_page(path: Path, parts: tuple[Part, ...], md: markdown.Markdown) -> Pag
         slug=slug, title=title.strip(), part=part, order=order, summary=summary, kind=kind,
         simulation=sim.slug if sim else None, planned_simulation=planned,
         figure_caption=caption.strip(), presets=presets, html_before=before, html_after=after,
-        toc=toc, words=words, do_this=_do_this_items(body, md), path=path,
+        toc=toc, words=words, do_this=_do_this_items(body, md), path=path, sweeps=sweeps,
     )
 
 

@@ -61,6 +61,10 @@ class Look:
         return out
 
 
+# What callers catch when no image can be drawn (answer 503 with Retry-After).
+ImagesUnavailable = renderer.RendererDown
+
+
 class BadLook(ValueError):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
@@ -151,6 +155,30 @@ def image(state: sims.State, fmt: str, look: Look, base: str) -> bytes:
     payload = sims.run(state)
     fig = annotated(payload, state, look, base)
     data = renderer.render(fig, fmt, look.width, look.height(payload["figure"]))
+    cache.set(key, data, settings.SIMULATION_CACHE_SECONDS)
+    return data
+
+
+def render(payload: dict[str, Any], fmt: str, theme: str, width: int = WIDTH) -> bytes:
+    """A figure without a state of its own (e.g. a sweep), themed and titled, cached.
+
+    payload needs version, simulation, title, figure and figure_json."""
+    text = (f"{payload['version']}|{payload['simulation']}|{payload['figure_json']}|{fmt}|"
+            f"{theme}|{width}")
+    key = "img:" + hashlib.sha256(text.encode()).hexdigest()
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    if not settings.SIMULATION_IMAGES:
+        raise ImagesUnavailable("static images are turned off (MONOGRAPH_IMAGES=0)")
+    fig = themed(payload["figure"], theme)
+    lay = fig["layout"]
+    if "title" not in lay:  # a standalone image needs to say what it is
+        lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
+        lay["margin"] = {**lay.get("margin", {}),
+                         "t": max(lay.get("margin", {}).get("t", 0), 56)}
+    height = Look(width=width).height(payload["figure"]) - PROVENANCE_PX
+    data = renderer.render(fig, fmt, width, height)
     cache.set(key, data, settings.SIMULATION_CACHE_SECONDS)
     return data
 

@@ -7,6 +7,7 @@ from typing import Any
 import simulations
 from simulations import Simulation
 
+from . import sweeps
 from .version import version
 
 _METRIC = {
@@ -90,6 +91,7 @@ def spec(server_url: str = "/") -> dict[str, Any]:
                                       "content": {ctype: {"schema": {"type": "string"}}}},
                               "400": _bad("A parameter is unknown or out of range"),
                               "503": _bad("Images cannot be drawn on this server")}}}
+        paths |= sweeps.openapi_paths(sim, params, _bad("A parameter is unknown or out of range"))
     return {
         "openapi": "3.1.0",
         "info": {"title": "From Demo to Durable: simulations API", "version": version(),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import images, sharing, views
+from . import images, sharing, sweeps, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
@@ -17,6 +17,12 @@ urlpatterns = [
     path("simulations/<slug:sim>.svg", images.result_image, {"fmt": "svg"}, name="result_svg"),
     path("simulations/<slug:sim>.png", images.result_image, {"fmt": "png"}, name="result_png"),
     path("oembed", sharing.oembed, name="oembed"),
+    path("simulations/<slug:sim>/sweep/", sweeps.sweep_page, name="sweep_page"),
+    path("simulations/<slug:sim>/sweep/embed", sweeps.sweep_embed, name="sweep_embed"),
+    path("simulations/<slug:sim>/sweep.json", sweeps.sweep_json, name="sweep_json"),
+    path("simulations/<slug:sim>/sweep.csv", sweeps.sweep_csv, name="sweep_csv"),
+    path("simulations/<slug:sim>/sweep.svg", sweeps.sweep_image, {"fmt": "svg"}, name="sweep_svg"),
+    path("simulations/<slug:sim>/sweep.png", sweeps.sweep_image, {"fmt": "png"}, name="sweep_png"),
     path("api/openapi.json", views.openapi_json, name="openapi"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),

@@ -90,3 +90,10 @@ def test_the_renderer_draws_with_its_network_blocked(tmp_path):
         assert 'class="js-line"' in svg  # and the trace
     finally:
         renderer.stop(proc)
+
+
+def test_a_sweep_exports_as_an_svg_with_its_title_and_closed_form(client):
+    resp = client.get("/simulations/fanout/sweep.svg?vary=fanout&points=4&requests=300")
+    assert resp.status_code == 200 and resp["Content-Type"] == "image/svg+xml"
+    body = resp.content.decode()
+    assert body.lstrip().startswith("<svg") and "sweep" in body and "closed form" in body

@@ -76,6 +76,8 @@
       chart.dispatchEvent(new CustomEvent("figure:drawn", { bubbles: true }));
     });
   }
+  // Other scripts (the sweep page) draw through the same themed path.
+  window.monograph = { draw: draw };
   function redrawAll() {
     document.querySelectorAll(".figdata").forEach(draw);
   }
@@ -254,6 +256,19 @@
     if (p) {
       var f = p.closest("figure.sim");
       if (f) (p.classList.contains("unpin") ? unpin : pin)(f);
+      return;
+    }
+    // "Sweep this" carries the figure's current state, not the state the page loaded with.
+    var sw = e.target.closest && e.target.closest("a.sweep-link");
+    if (sw) {
+      var f2 = sw.closest("form");
+      if (f2) {
+        var q = new URLSearchParams(new FormData(f2));
+        var flat = new URLSearchParams();
+        q.forEach(function (v, k) { flat.set(k, v); });  // last value wins (checkbox after its hidden 0)
+        flat.set("vary", sw.getAttribute("data-vary"));
+        sw.href = sw.href.split("?")[0] + "?" + flat.toString();
+      }
       return;
     }
     var b = e.target.closest && e.target.closest("button.copy-link");
