@@ -76,6 +76,16 @@ def memory_mb(pids: list[int]) -> tuple[float, float]:
     return rss / 1024, pss / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) the processes have used so far, from /proc/<pid>/stat."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def sections(ctx: Context) -> list[Section]:
     if not ctx.browser:
         ctx.notes.append("image pass skipped (--no-browser: it needs chromium)")
@@ -83,10 +93,7 @@ def sections(ctx: Context) -> list[Section]:
     if localserver.chromium() is None:
         raise BenchError(f"{localserver.MISSING_CHROMIUM} (or pass --no-browser)")
     n = max(ctx.runs, 5)
-    section = Section("Images", HEAD, [],
-                      "gunicorn with 2 workers sharing a file cache, one renderer (kaleido + "
-                      "Chromium) per machine started by the gunicorn master before the "
-                      "workers fork. " + __doc__.split("\n\n")[1].replace("\n", " "))
+    section = Section("Images", HEAD, [], " ".join(__doc__.split("\n\n")[1].split()))
 
     def row(what: str, value: float, unit: str, budget: float | None, note: str = "") -> None:
         passed = budget is None or value <= budget
@@ -112,14 +119,20 @@ def sections(ctx: Context) -> list[Section]:
 
                 ctx.log(f"  {n} warm images of each kind, one at a time")
                 warm, warm_svg, with_sim = [], [], []
+                cpu = 0.0
                 for i in range(n):
                     _fetch(f"{base}/simulations/fanout.json?seed={1000 + i}")
+                    tree = renderer_tree(base)
+                    before = cpu_seconds(tree)
                     warm.append(_fetch(f"{base}/simulations/fanout.png?seed={1000 + i}")[0])
+                    cpu += cpu_seconds(tree) - before
                     _fetch(f"{base}/simulations/retries.json?seed={2000 + i}")
                     warm_svg.append(_fetch(f"{base}/simulations/retries.svg?seed={2000 + i}")[0])
                     with_sim.append(_fetch(f"{base}/simulations/canary.png?seed={4000 + i}")[0])
                 row(f"warm PNG p50 ({n} images)", pct(warm, 50), "ms", None)
                 row(f"warm PNG p95 ({n} images)", pct(warm, 95), "ms", WARM_P95_MS)
+                row("renderer CPU time per warm PNG (mean)", cpu / n * 1000, "ms", None,
+                    "what a PNG costs Chromium whatever else the machine runs")
                 row(f"warm SVG p95 ({n} images)", pct(warm_svg, 95), "ms", WARM_P95_MS)
                 row("warm PNG p95, simulation not run yet either", pct(with_sim, 95), "ms",
                     None, "adds the simulation's own time")
