@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps lint format bench golden vendor check-deploy export
+.PHONY: help uv install static run dev test test-fast browser-deps lint format bench golden contract vendor check-deploy export
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -50,7 +50,7 @@ test-fast: install  ## everything except the browser tests
 lint: install  ## ruff
 	$(RUN) ruff check .
 
-format: install  ## ruff format + import order
+format: install  ## sort imports (ruff --select I --fix); the code is not run through ruff format
 	$(RUN) ruff check --fix --select I .
 
 bench: install browser-deps  ## measure server time and browser timings; writes docs/performance.md
@@ -63,6 +63,9 @@ golden: install  ## rewrite tests/simulations/golden/ (after bumping a model_ver
 export: static  ## the book as a static site in DIR (make export DIR=site LIVE_URL=https://…)
 	@test -n "$(DIR)" || { echo "usage: make export DIR=path [LIVE_URL=https://…]"; exit 2; }
 	$(RUN) python manage.py export "$(DIR)" $(if $(LIVE_URL),--live-url "$(LIVE_URL)")
+
+contract: install  ## regenerate the per-simulation reference in docs/contract.md
+	$(RUN) python -m devtools.contract
 
 vendor: install  ## re-download htmx and plotly.js from npm and verify their hashes
 	$(RUN) python -m devtools.vendor --fetch

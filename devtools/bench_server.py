@@ -120,7 +120,7 @@ class ServerBench:
             assert resp.status_code == 200
             timing.cached.append(ms)
         state = sims.State(sim, *sim.parse(base))  # the figure as the view builds it
-        timing.figure_bytes = len(sims.run(state)["figure_json"].encode())
+        timing.figure_bytes = len(sims.run(state).figure_json.encode())
         return timing
 
     def run(self, sim: Simulation) -> ServerResult:

@@ -19,6 +19,7 @@ import nh3
 import yaml
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
 
 import simulations
 from simulations import ParamError
@@ -84,7 +85,8 @@ class Page:
 
     @property
     def url(self) -> str:
-        return "/checklist/" if self.kind == "checklist" else f"/chapters/{self.slug}/"
+        return reverse("checklist") if self.kind == "checklist" else reverse("chapter",
+                                                                              args=[self.slug])
 
     @property
     def reading_minutes(self) -> int:

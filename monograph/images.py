@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,9 +27,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 import simulations
-from simulations.engine.plotting import THEMES, themed
+from simulations.engine.plotting import themed
 
 from . import renderer, sims
+from .theme import THEMES, colours
 from .version import version
 
 CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
@@ -114,15 +116,14 @@ def provenance(state: sims.State, base: str) -> tuple[str, str]:
     return line1, short_permalink(state, base)
 
 
-def annotated(payload: dict[str, Any], state: sims.State, look: Look, base: str
-              ) -> dict[str, Any]:
+def annotated(result: sims.Run, state: sims.State, look: Look, base: str) -> dict[str, Any]:
     """The figure as an image draws it: themed, titled, with its source under the title."""
-    fig = themed(payload["figure"], look.theme)
+    fig = themed(result.figure, colours(look.theme))
     lay = fig["layout"]
     lay.pop("height", None)
     lay.pop("width", None)
     margin = dict(lay.get("margin", {}))
-    title = lay.get("title") or {"text": payload["title"]}
+    title = lay.get("title") or {"text": result.title}
     if isinstance(title, str):
         title = {"text": title}
     line1, link = provenance(state, base)
@@ -131,7 +132,7 @@ def annotated(payload: dict[str, Any], state: sims.State, look: Look, base: str
     lay["title"] = {**title, "x": 0.02, "xanchor": "left", "xref": "container",
                     "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 10},
                     "subtitle": {"text": f"{html.escape(line1)}<br>{html.escape(link)}",
-                                 "font": {"size": 11, "color": THEMES[look.theme]["text"]}}}
+                                 "font": {"size": 11, "color": colours(look.theme)["text"]}}}
     margin["t"] = margin.get("t", 24) + PROVENANCE_PX
     lay["margin"] = margin
     return fig
@@ -152,32 +153,35 @@ def image(state: sims.State, fmt: str, look: Look, base: str) -> bytes:
         return hit
     if not settings.SIMULATION_IMAGES:
         raise renderer.RendererDown("static images are turned off (MONOGRAPH_IMAGES=0)")
-    payload = sims.run(state)
-    fig = annotated(payload, state, look, base)
-    data = renderer.render(fig, fmt, look.width, look.height(payload["figure"]))
+    result = sims.run(state)
+    fig = annotated(result, state, look, base)
+    data = renderer.render(fig, fmt, look.width, look.height(result.figure))
     cache.set(key, data, settings.SIMULATION_CACHE_SECONDS)
     return data
 
 
-def render(payload: dict[str, Any], fmt: str, theme: str, width: int = WIDTH) -> bytes:
+def render(result: Any, fmt: str, theme: str, width: int = WIDTH) -> bytes:
     """A figure without a state of its own (e.g. a sweep), themed and titled, cached.
 
-    payload needs version, simulation, title, figure and figure_json."""
-    text = (f"{payload['version']}|{payload['simulation']}|{payload['figure_json']}|{fmt}|"
-            f"{theme}|{width}")
+    result: a Run, or anything with its version, simulation, title, figure and
+    figure_json."""
+    if isinstance(result, dict):  # a sweep passes the fields as a dict
+        result = SimpleNamespace(**result)
+    text = (f"{result.version}|{result.simulation}|{result.figure_json}|{fmt}|{theme}|"
+            f"{width}")
     key = "img:" + hashlib.sha256(text.encode()).hexdigest()
     hit = cache.get(key)
     if hit is not None:
         return hit
     if not settings.SIMULATION_IMAGES:
         raise ImagesUnavailable("static images are turned off (MONOGRAPH_IMAGES=0)")
-    fig = themed(payload["figure"], theme)
+    fig = themed(result.figure, colours(theme))
     lay = fig["layout"]
     if "title" not in lay:  # a standalone image needs to say what it is
-        lay["title"] = {"text": payload["title"], "x": 0.02, "xanchor": "left"}
+        lay["title"] = {"text": result.title, "x": 0.02, "xanchor": "left"}
         lay["margin"] = {**lay.get("margin", {}),
                          "t": max(lay.get("margin", {}).get("t", 0), 56)}
-    height = Look(width=width).height(payload["figure"]) - PROVENANCE_PX
+    height = Look(width=width).height(result.figure) - PROVENANCE_PX
     data = renderer.render(fig, fmt, width, height)
     cache.set(key, data, settings.SIMULATION_CACHE_SECONDS)
     return data

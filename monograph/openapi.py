@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
+
 import simulations
 from simulations import Simulation
 
 from . import sweeps
+from .sims import MODEL_VERSION
 from .version import version
 
 _METRIC = {
@@ -24,11 +27,12 @@ _METRIC = {
 }
 _RESULT = {
     "type": "object",
-    "required": ["simulation", "title", "version", "params", "seed", "metrics", "summary",
-                 "series", "figure", "elapsed_ms"],
+    "required": ["simulation", "title", "model_version", "version", "params", "seed",
+                 "metrics", "summary", "series", "figure", "elapsed_ms"],
     "properties": {
         "simulation": {"type": "string"},
         "title": {"type": "string"},
+        "model_version": {"type": "integer", "minimum": 1},
         "version": {"type": "string"},
         "params": {"type": "object"},
         "seed": {"type": "integer"},
@@ -50,7 +54,7 @@ _ERROR = {
 
 def _parameters(sim: Simulation) -> list[dict[str, Any]]:
     out = []
-    for p in sim.all_params:
+    for p in (*sim.all_params, MODEL_VERSION):
         desc = f"{p.label}" + (f" ({p.unit})" if p.unit else "") + f". {p.help} Must be {p.describe()}."
         out.append({"name": p.name, "in": "query", "required": False,
                     "description": desc.strip(), "schema": p.json_schema()})
@@ -66,9 +70,8 @@ def spec(server_url: str = "/") -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for sim in simulations.registry().values():
         params = _parameters(sim)
-        base = f"/simulations/{sim.slug}"
         common = {"tags": [sim.slug], "parameters": params}
-        paths[f"{base}.json"] = {"get": {
+        paths[reverse("result_json", args=[sim.slug])] = {"get": {
             **common, "operationId": f"{sim.slug}_json", "summary": f"{sim.title}: result",
             "description": sim.description,
             "responses": {
@@ -76,7 +79,7 @@ def spec(server_url: str = "/") -> dict[str, Any]:
                     "schema": {"$ref": "#/components/schemas/Result"}}}},
                 "400": _bad("A parameter is unknown or out of range"),
             }}}
-        paths[f"{base}.csv"] = {"get": {
+        paths[reverse("result_csv", args=[sim.slug])] = {"get": {
             **common, "operationId": f"{sim.slug}_csv", "summary": f"{sim.title}: data series",
             "responses": {"200": {"description": "One column per series",
                                   "content": {"text/csv": {"schema": {"type": "string"}}}},
@@ -84,7 +87,7 @@ def spec(server_url: str = "/") -> dict[str, Any]:
         for fmt, ctype in (("svg", "image/svg+xml"), ("png", "image/png")):
             theme = {"name": "theme", "in": "query", "required": False,
                      "schema": {"type": "string", "enum": ["light", "dark"], "default": "light"}}
-            paths[f"{base}.{fmt}"] = {"get": {
+            paths[reverse(f"result_{fmt}", args=[sim.slug])] = {"get": {
                 "tags": [sim.slug], "parameters": [*params, theme],
                 "operationId": f"{sim.slug}_{fmt}", "summary": f"{sim.title}: {fmt.upper()} image",
                 "responses": {"200": {"description": "The figure",

@@ -1,7 +1,8 @@
 """Settings: one module, driven by environment variables, safe by default.
 
-Every variable is documented in README.md. MONOGRAPH_ENV=production refuses to start
-without SECRET_KEY and ALLOWED_HOSTS and turns on HTTPS hardening.
+Every variable is documented in README.md (tests/test_contract.py checks).
+MONOGRAPH_ENV=production refuses to start without SECRET_KEY and ALLOWED_HOSTS and turns
+on HTTPS hardening.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ from django.utils.html import escape
 from django.views.decorators.http import require_GET
 
 import simulations
-from simulations import ParamError
 
 from . import content, images, sims
 
@@ -50,11 +49,11 @@ def share_context(request: HttpRequest, fig: dict[str, Any],
                   page: content.Page | None) -> dict[str, Any]:
     """Absolute URLs and snippets for the figure's current state."""
     base = images.site_base(request)
-    sim, qs, payload = fig["sim"], fig["qs"], fig["payload"]
+    sim, qs, result = fig["sim"], fig["qs"], fig["result"]
     slug = sim.slug
     permalink = _abs(base, fig["page_url"], qs)
     title = sim.title
-    summary = payload["summary"]
+    summary = result.summary
     png = _abs(base, reverse("result_png", args=[slug]), qs)
     look = images.Look()
     embed = _abs(base, reverse("embed", args=[slug]), f"{qs}&controls=0" if qs else "controls=0")
@@ -67,7 +66,7 @@ def share_context(request: HttpRequest, fig: dict[str, Any],
         "live": live,
         "png": png,
         "png_width": look.width,
-        "png_height": look.height(payload["figure"]),
+        "png_height": look.height(result.figure),
         "svg": _abs(base, reverse("result_svg", args=[slug]), qs),
         "png_dark": _abs(base, reverse("result_png", args=[slug]),
                          f"{qs}&theme=dark" if qs else "theme=dark"),
@@ -79,7 +78,7 @@ def share_context(request: HttpRequest, fig: dict[str, Any],
         "markdown": f"[![{_markdown_text(title)}]({png})]({live})",
         "html_img": (f'<a href="{escape(live)}"><img src="{escape(png)}" '
                      f'alt="{escape(summary)}" width="{look.width}" '
-                     f'height="{look.height(payload["figure"])}"></a>'),
+                     f'height="{look.height(result.figure)}"></a>'),
     }
 
 
@@ -95,7 +94,7 @@ class ShareMiddleware:
     def process_template_response(self, request: HttpRequest, response):
         ctx = response.context_data
         fig = ctx.get("fig") if isinstance(ctx, dict) else None
-        if not isinstance(fig, dict) or "sim" not in fig or "payload" not in fig:
+        if not isinstance(fig, dict) or "sim" not in fig or "result" not in fig:
             return response
         share = share_context(request, fig, ctx.get("page"))
         ctx["share"] = share
@@ -160,10 +159,10 @@ def resolve_figure_url(request: HttpRequest, url: str) -> Target:
     if sim is None:
         raise OEmbedError(404, f"{parts.path[:200]!r} has no figure: embed a chapter with a "
                                "live figure, a lab or an embed page")
-    try:
-        state = sims.resolve_strict(sim, QueryDict(parts.query), sims.PAGE_EXTRAS)
-    except ParamError as exc:
-        raise OEmbedError(400, f"the url's query is not a valid state: {exc.message}") from None
+    state = sims.resolve(sim, QueryDict(parts.query), sims.PAGE_EXTRAS)
+    if state.first_problem is not None:
+        raise OEmbedError(400, "the url's query is not a valid state: "
+                               f"{state.first_problem.message}")
     return Target(state, page)
 
 
@@ -190,7 +189,7 @@ def oembed_response(request: HttpRequest) -> dict[str, Any]:
     qs = state.querystring
     width, height = min(FRAME_W, max_w or FRAME_W), min(FRAME_H, max_h or FRAME_H)
     embed = _abs(base, reverse("embed", args=[sim.slug]), f"{qs}&controls=0")
-    payload = sims.run(state)
+    result = sims.run(state)
     out: dict[str, Any] = {
         "version": "1.0",
         "type": "rich",
@@ -201,15 +200,15 @@ def oembed_response(request: HttpRequest) -> dict[str, Any]:
         "html": iframe(embed, sim.title, width, height),
         "width": width,
         "height": height,
-        "description": payload["summary"],
+        "description": result.summary,
     }
-    thumb = _thumbnail(max_w, max_h, payload["figure"])
+    thumb = _thumbnail(max_w, max_h, result.figure)
     if thumb is not None:
         look = urlencode(thumb.query())
         out["thumbnail_url"] = _abs(base, reverse("result_png", args=[sim.slug]),
                                     f"{qs}&{look}" if look else qs)
         out["thumbnail_width"] = thumb.width
-        out["thumbnail_height"] = thumb.height(payload["figure"])
+        out["thumbnail_height"] = thumb.height(result.figure)
     return out
 
 

@@ -11,7 +11,7 @@ import io
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,14 +38,27 @@ MODEL_VERSION = Param(
 
 @dataclass
 class State:
-    """What a reader asked for: valid values, plus the raw text of any rejected ones."""
+    """What a reader asked for, parsed once: valid values, and the problems of the others."""
 
     sim: Simulation
     params: Any
     seed: int
-    errors: dict[str, str] = field(default_factory=dict)
-    raw: dict[str, str] = field(default_factory=dict)
+    problems: dict[str, ParamError] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)  # the refused values, as sent
     linked_version: int | None = None  # the `mv` a permalink carried, if any
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Parameter name → the message naming the problem and the fix."""
+        return {name: exc.message for name, exc in self.problems.items()}
+
+    @property
+    def first_problem(self) -> ParamError | None:
+        """The problem a strict endpoint answers 400 with: unknown names first, then in
+        declaration order."""
+        declared = [p.name for p in self.sim.all_params]
+        order = [*sorted(set(self.problems) - set(declared)), *declared]
+        return next((self.problems[n] for n in order if n in self.problems), None)
 
     @property
     def query(self) -> dict[str, str]:
@@ -67,97 +80,75 @@ def flatten(query: QueryDict, allowed_extras: frozenset[str] = frozenset()) -> d
     return {k: query.getlist(k)[-1] for k in query if k not in allowed_extras}
 
 
-def _linked_version(raw: dict[str, str]) -> int | None:
-    """Take `mv` out of the query and validate it (ParamError naming it when bad)."""
-    text = raw.pop(MODEL_VERSION.name, None)
-    return None if text is None else MODEL_VERSION.parse(text)
-
-
-def resolve_strict(sim: Simulation, query: QueryDict,
-                   extras: frozenset[str] = frozenset()) -> State:
-    """Parse every parameter or raise ParamError naming the first bad one."""
+def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozenset()) -> State:
+    """Parse a query once. Strict endpoints answer 400 with `first_problem`; pages show
+    every problem beside its control and run with the valid values (defaults elsewhere)."""
     raw = flatten(query, extras)
-    linked = _linked_version(raw)
-    params, seed = sim.parse(raw)
-    return State(sim, params, seed, linked_version=linked)
-
-
-def resolve_lenient(sim: Simulation, query: QueryDict,
-                    extras: frozenset[str] = PAGE_EXTRAS) -> State:
-    """Parse what is valid, default what is not, and keep every error (for full pages)."""
-    raw = flatten(query, extras)
-    errors: dict[str, str] = {}
-    good: dict[str, str] = {}
+    problems: dict[str, ParamError] = {}
     linked = None
-    try:
-        linked = _linked_version(raw)
-    except ParamError as exc:
-        errors[exc.name] = exc.message
-    for name, value in raw.items():
+    if MODEL_VERSION.name in raw:
         try:
-            if name not in {p.name for p in sim.all_params}:
-                sim.parse({name: value})  # raises the 'unknown parameter' message
-            sim.param(name).parse(value)
-            good[name] = value
+            linked = MODEL_VERSION.parse(raw.pop(MODEL_VERSION.name))
         except ParamError as exc:
-            errors[name] = exc.message
-    try:
-        params, seed = sim.parse(good)
-    except ParamError as exc:  # a cross-parameter limit: fall back to the defaults for it
-        errors[exc.name] = exc.message
-        good.pop(exc.name, None)
-        try:
-            params, seed = sim.parse(good)
-        except ParamError:
-            params, seed = sim.defaults(), simulations.SEED.default
-    return State(sim, params, seed, errors, {k: raw[k] for k in errors if k in raw}, linked)
-
-
-def unknown_names(sim: Simulation, query: QueryDict, extras: frozenset[str]) -> list[str]:
-    known = {p.name for p in sim.all_params} | extras
-    return sorted(k for k in query if k not in known)
+            problems[exc.name] = exc
+    params, seed, refused = sim.validate(raw)
+    problems |= refused
+    return State(sim, params, seed, problems, {k: raw[k] for k in problems if k in raw}, linked)
 
 
 # -- running ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    """One result as every surface shows it: the public JSON fields, and two internal ones."""
+
+    simulation: str
+    title: str
+    model_version: int
+    version: str
+    params: dict[str, Any]
+    seed: int
+    metrics: dict[str, dict[str, Any]]
+    summary: str
+    series: dict[str, list[Any]]
+    figure: dict[str, Any]
+    elapsed_ms: float
+    cached: bool = False
+    figure_json: str = ""  # the figure pre-serialised, so a cache hit costs no re-encoding
+
+    def to_json(self) -> dict[str, Any]:
+        """The public JSON (docs/contract.md)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        del out["figure_json"]
+        return out
+
+
 def _key(state: State) -> str:
     text = f"{version()}|{state.sim.slug}|{state.querystring}"
     return "sim:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def run(state: State) -> dict[str, Any]:
-    """The public result for a state, from the cache or a fresh run.
-
-    Returns the JSON-shaped result plus 'figure_json' (the figure pre-serialised, so a
-    cached hit costs no re-encoding) and 'cached'.
-    """
+def run(state: State) -> Run:
+    """The result for a state, from the cache or a fresh run."""
     slug = state.sim.slug
     key = _key(state)
     hit = cache.get(key)
     if hit is not None:
         metrics.SIM_CACHE.labels(slug, "hit").inc()
-        return {**hit, "cached": True}
+        return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
     start = time.perf_counter()
     result = simulations.execute(state.sim, state.params, state.seed)
     elapsed = time.perf_counter() - start
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
-    payload = {
-        "simulation": result["simulation"],
-        "title": result["title"],
-        "model_version": result["model_version"],
-        "version": version(),
-        **{k: result[k] for k in ("params", "seed", "metrics", "summary", "series", "figure")},
-        "elapsed_ms": round(elapsed * 1000, 1),
-    }
-    payload["figure_json"] = json.dumps(payload["figure"], separators=(",", ":"))
-    cache.set(key, payload, settings.SIMULATION_CACHE_SECONDS)
-    return {**payload, "cached": False}
-
-
-def public_json(payload: dict[str, Any]) -> dict[str, Any]:
-    """The result as documented in PRODUCT.md (no internal fields)."""
-    return {k: v for k, v in payload.items() if k not in ("figure_json",)}
+    out = Run(
+        **{k: result[k] for k in ("simulation", "title", "model_version", "params", "seed",
+                                  "metrics", "summary", "series", "figure")},
+        version=version(), elapsed_ms=round(elapsed * 1000, 1),
+        figure_json=json.dumps(result["figure"], separators=(",", ":")),
+    )
+    cache.set(key, out, settings.SIMULATION_CACHE_SECONDS)
+    return out
 
 
 # -- controls ---------------------------------------------------------------------------------
@@ -225,9 +216,9 @@ def format_value(value: Any, unit: str) -> str:
     return f"{text} {unit}"
 
 
-def metric_rows(payload: dict[str, Any]) -> list[dict[str, Any]]:
+def metric_rows(result: Run) -> list[dict[str, Any]]:
     rows = []
-    for name, m in payload["metrics"].items():
+    for name, m in result.metrics.items():
         ci = m.get("ci95")
         closed = m.get("closed_form")
         rows.append({

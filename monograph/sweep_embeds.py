@@ -72,7 +72,7 @@ def parse_marker(path: Path, line_no: int, rest: str) -> SweepEmbed:
                                     f"(registered: {', '.join(simulations.registry())})")
     pairs = parse_qsl(query, keep_blank_values=True)
     own = {k: v for k, v in pairs if k in engine.SWEEP_NAMES}
-    held = {k: v for k, v in pairs if k not in engine.SWEEP_NAMES}
+    held = {k: v for k, v in pairs if k not in engine.SWEEP_NAMES and k != "mv"}
     try:
         base, seed = sim.parse(held)
         run = simulations.execute(sim, base, seed)
@@ -81,7 +81,7 @@ def parse_marker(path: Path, line_no: int, rest: str) -> SweepEmbed:
         engine.plan(sim, spec, base, seed, with_ci)
     except ParamError as exc:
         raise _error(path, line_no, f"sweep marker: {exc.message}") from None
-    label = engine.metric_meta(run)[spec.metrics[0]]["label"]
+    label = engine.metric_meta(run["metrics"])[spec.metrics[0]]["label"]
     title = f"{label} against {sim.param(spec.vary).label.lower()}"
     return SweepEmbed(slug, title, urlencode(pairs), caption.strip())
 

@@ -88,18 +88,18 @@ def sim_or_404(slug: str) -> Simulation:
 
 def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozenset()) -> SweepState:
     """Parse a sweep query strictly: the simulation's parameters and the sweep's own names."""
-    flat = sims.flatten(query, extras)
+    # A figure's permalink carries its model version (mv); a sweep runs today's model.
+    flat = sims.flatten(query, extras | {sims.MODEL_VERSION.name})
     own = {k: v for k, v in flat.items() if k in engine.SWEEP_NAMES}
     if "metric" in query:  # the form's checkboxes send one metric= per box
         own["metric"] = ",".join(query.getlist("metric"))
     held = {k: v for k, v in flat.items() if k not in engine.SWEEP_NAMES}
     base, seed = sim.parse(held)
     base_run = sims.run(sims.State(sim, base, seed))
-    names = list(base_run["metrics"])
-    spec = engine.parse_spec(sim, own, names)
-    with_ci = {k for k, m in base_run["metrics"].items() if m.get("ci95")}
+    spec = engine.parse_spec(sim, own, list(base_run.metrics))
+    with_ci = {k for k, m in base_run.metrics.items() if m.get("ci95")}
     points = engine.plan(sim, spec, base, seed, with_ci)
-    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run))
+    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run.metrics))
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def _point_key(state: SweepState, pt: engine.Point) -> str:
 
 
 def _run_json(sim: Simulation):
-    return lambda params, seed: sims.run(sims.State(sim, params, seed))
+    return lambda params, seed: {"metrics": sims.run(sims.State(sim, params, seed)).metrics}
 
 
 def _decode(raw: dict[str, Any]) -> engine.PointValue:
@@ -274,7 +274,7 @@ def _form(sim: Simulation, state: SweepState | None, query: QueryDict) -> dict[s
                "metrics": [m for m in flat.get("metric", "").split(",") if m],
                "by": flat.get("by", ""), "by_values": flat.get("by_values", "")}
         default_run = sims.run(sims.State(sim, sim.defaults(), simulations.SEED.default))
-        meta = engine.metric_meta(default_run)
+        meta = engine.metric_meta(default_run.metrics)
         metric_names = list(meta)
         held_q = {k: v for k, v in flat.items()
                   if k not in engine.SWEEP_NAMES and k in {p.name for p in sim.all_params}}

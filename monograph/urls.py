@@ -1,4 +1,4 @@
-"""URLs: the product contract (PRODUCT.md). Keep them stable; wikis link here."""
+"""URLs: part of the contract the app keeps (docs/contract.md). Keep them stable; wikis link here."""
 
 from django.urls import path
 

@@ -1,12 +1,15 @@
-"""Views: small functions, generic over the simulation registry.
+"""Page and figure views: small functions, generic over the simulation registry.
 
-A slider move and a full page render go through the same code (`_result_context`);
-permalinks are page URLs, never fragment URLs.
+A figure on a page (chapter, lab, embed) talks to its own page URL: a full request renders
+the page, an htmx request renders only the partial it targets (the django-htmx habit), so
+a slider move and a page load go through the same code. `/simulations/<sim>/figure` is
+the same result partial at a public URL of its own. Permalinks are page URLs.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -14,7 +17,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.utils.html import escape
+from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csp import csp_override
 from django.views.decorators.http import require_GET
@@ -28,6 +31,10 @@ from .version import version
 
 log = logging.getLogger("monograph")
 
+# Query names the image URLs accept besides a simulation's own (and `mv`).
+# "New seed" offers a fresh seed in this range (below the 2³²−1 maximum, easy to read).
+NEW_SEED_MAX = 10**9
+
 
 def _sim_or_404(slug: str) -> Simulation:
     sim = simulations.get(slug)
@@ -40,61 +47,104 @@ def _bad_request(sim: Simulation, exc: ParamError) -> HttpResponse:
     metrics.SIM_REJECTED.labels(sim.slug).inc()
     body = {"error": exc.message, "parameter": exc.name}
     if exc.name in {p.name for p in sim.all_params}:
-        p = sim.param(exc.name)
-        body["allowed"] = p.describe()
+        body["allowed"] = sim.param(exc.name).describe()
     return JsonResponse(body, status=400)
 
 
 # -- the figure component ---------------------------------------------------------------------
 def _result_context(state: sims.State, page_url: str) -> dict[str, Any]:
     """What the result partial needs: all a slider move renders."""
-    payload = sims.run(state)
+    result = sims.run(state)
     qs = state.querystring
+    slug = state.sim.slug
     return {
         "sim": state.sim,
-        "payload": payload,
-        "metric_rows": sims.metric_rows(payload),
+        "result": result,
+        "metric_rows": sims.metric_rows(result),
         "page_url": page_url,
         "permalink": f"{page_url}?{qs}",
         "qs": qs,
         "model_changed": state.model_changed,
         "linked_version": state.linked_version,
+        "links": {  # the data and image URLs of this very result
+            "json": f"{reverse('result_json', args=[slug])}?{qs}",
+            "csv": f"{reverse('result_csv', args=[slug])}?{qs}",
+            "svg": f"{reverse('result_svg', args=[slug])}?{qs}",
+            "png": f"{reverse('result_png', args=[slug])}?{qs}",
+            "lab": f"{reverse('lab', args=[slug])}?{qs}",
+            "embed": f"{reverse('embed', args=[slug])}?{qs}&controls=0",
+        },
+        "presets": _presets(state, page_url),  # for the out-of-band refresh of their marks
     }
 
 
-def _figure_context(state: sims.State, page_url: str,
-                    page: content.Page | None) -> dict[str, Any]:
-    """The whole figure for a full page: the result plus controls, presets and errors."""
+def _presets(state: sims.State, page_url: str) -> list[dict[str, Any]]:
+    """The chapter's presets as links to their permalinks, the current one marked."""
+    chapter = content.book().chapter_for_simulation(state.sim.slug)
+    current = state.query
+    return [{"label": p.label, "href": f"{page_url}?{urlencode(p.query)}",
+             "active": p.query == current}
+            for p in (chapter.presets if chapter else ())]
+
+
+def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
+    """What the controls partial needs (no run): values, errors, presets."""
     sim = state.sim
     chapter = content.book().chapter_for_simulation(sim.slug)
-    source = page or chapter
-    query = state.query
-    defaults = sim.to_query(sim.defaults(), simulations.SEED.default)
     declared = {p.name for p in sim.all_params}
     return {
-        **_result_context(state, page_url),
+        "sim": sim,
+        "page_url": page_url,
+        "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
-        "caption": (source.figure_caption if source else "") or sim.caption,
-        "presets": [{"label": p.label, "query": urlencode(p.query), "active": p.query == query}
-                    for p in (source.presets if source else ())],
+        "caption": chapter.figure_caption if chapter else "",
         "chapter": chapter,
-        "reset_url": page_url,
-        "defaults_qs": urlencode(defaults),
         "seed_max": simulations.SEED.max,
+        "new_seed": secrets.randbelow(NEW_SEED_MAX + 1),
         "errors": state.errors,
         # Errors about names the simulation does not declare have no control to sit by.
         "form_errors": " ".join(msg for name, msg in state.errors.items() if name not in declared),
     }
 
 
-def _page_figure(request: HttpRequest, sim: Simulation, page_url: str,
-                 page: content.Page | None) -> tuple[dict[str, Any], int]:
-    state = sims.resolve_lenient(sim, request.GET)
-    status = 400 if state.errors else 200
-    if state.errors:
+def _figure_context(state: sims.State, page_url: str) -> dict[str, Any]:
+    """The whole figure for a full page: the result plus the controls and their errors."""
+    return _result_context(state, page_url) | _controls_context(state, page_url)
+
+
+def _figure_partial(request: HttpRequest, state: sims.State, page_url: str) -> HttpResponse:
+    """What an htmx request from a figure gets: the partial it targets, or its errors.
+
+    Refused values come back as the controls, each message beside its control and the
+    chart left as it was; that form then asks for the whole body, so the next good
+    request clears the errors. Everything is rendered here, once.
+    """
+    slug = state.sim.slug
+    if state.problems:
+        metrics.SIM_REJECTED.labels(slug).inc()
+        fig = _controls_context(state, page_url)
+        resp = TemplateResponse(request, "_figure.html#controls", {"fig": fig}, status=400)
+        return reswap(retarget(resp, f"#form-{slug}"), "outerHTML")
+    fig = _figure_context(state, page_url)
+    partial = "body" if request.htmx.target == f"body-{slug}" else "result"
+    fig["oob_presets"] = partial == "result"  # a slider move may leave or reach a preset
+    resp = TemplateResponse(request, f"_figure.html#{partial}", {"fig": fig})
+    replace_url(resp, fig["permalink"])
+    return resp
+
+
+def _figure_page(request: HttpRequest, sim: Simulation, page_url: str, template: str,
+                 ctx: dict[str, Any], extras: frozenset[str] = sims.PAGE_EXTRAS
+                 ) -> HttpResponse:
+    """A page showing one figure: the whole page, or (htmx) just the part asked for."""
+    state = sims.resolve(sim, request.GET, extras)
+    if request.htmx:
+        return _figure_partial(request, state, page_url)
+    if state.problems:
         metrics.SIM_REJECTED.labels(sim.slug).inc()
-    return _figure_context(state, page_url, page), status
+    ctx["fig"] = _figure_context(state, page_url) | ctx.pop("fig_extra", {})
+    return TemplateResponse(request, template, ctx, status=400 if state.problems else 200)
 
 
 # -- pages ------------------------------------------------------------------------------------
@@ -117,11 +167,9 @@ def chapter(request: HttpRequest, slug: str) -> HttpResponse:
     prev, nxt = book.neighbours(page)
     ctx: dict[str, Any] = {"page": page, "prev": prev, "next": nxt,
                            "part": book.part(page.part)}
-    status = 200
-    if page.simulation:
-        sim = _sim_or_404(page.simulation)
-        ctx["fig"], status = _page_figure(request, sim, page.url, page)
-    return TemplateResponse(request, "chapter.html", ctx, status=status)
+    if not page.simulation:
+        return TemplateResponse(request, "chapter.html", ctx)
+    return _figure_page(request, _sim_or_404(page.simulation), page.url, "chapter.html", ctx)
 
 
 @require_GET
@@ -150,65 +198,53 @@ def gallery(request: HttpRequest) -> TemplateResponse:
 
 
 @require_GET
-def lab(request: HttpRequest, sim: str) -> TemplateResponse:
+def lab(request: HttpRequest, sim: str) -> HttpResponse:
     """The lab: one simulation with all its controls, presets and tools."""
     s = _sim_or_404(sim)
-    fig, status = _page_figure(request, s, f"/simulations/{s.slug}/", None)
-    return TemplateResponse(request, "lab.html", {"fig": fig}, status=status)
+    return _figure_page(request, s, reverse("lab", args=[s.slug]), "lab.html", {})
 
 
 @require_GET
 @xframe_options_exempt
 @csp_override(settings.SECURE_CSP_EMBED)
-def embed(request: HttpRequest, sim: str) -> TemplateResponse:
+def embed(request: HttpRequest, sim: str) -> HttpResponse:
     """A framable page for wikis; controls=0 shows the chart alone."""
     s = _sim_or_404(sim)
     show = request.GET.get("controls", "1")
     if show not in ("0", "1"):
         return JsonResponse({"error": "controls must be 0 or 1", "parameter": "controls"},
                             status=400)
-    fig, status = _page_figure(request, s, f"/simulations/{s.slug}/embed", None)
-    fig["controls_on"] = show == "1"
-    if show == "0":
-        fig["page_url"] = f"/simulations/{s.slug}/embed"
-    return TemplateResponse(request, "embed.html", {"fig": fig}, status=status)
+    return _figure_page(request, s, reverse("embed", args=[s.slug]), "embed.html",
+                        {"fig_extra": {"controls_on": show == "1"}})
 
 
 @require_GET
 def figure(request: HttpRequest, sim: str) -> HttpResponse:
-    """The fragment a slider move fetches: chart, metrics, summary, provenance."""
+    """The result partial at a public URL: chart, metrics, summary, provenance.
+
+    Without htmx a refused value is a 400 JSON naming it, as on every data URL.
+    """
     s = _sim_or_404(sim)
-    try:
-        state = sims.resolve_strict(s, request.GET, sims.PAGE_EXTRAS)
-    except ParamError as exc:
-        metrics.SIM_REJECTED.labels(s.slug).inc()
-        if request.htmx:
-            # Put the message beside the control; the last good chart stays.
-            target = (f"#err-{s.slug}-{exc.name}"
-                      if exc.name in {p.name for p in s.all_params} else f"#err-{s.slug}")
-            resp = HttpResponse(escape(exc.message), status=400,
-                                content_type="text/html; charset=utf-8")
-            return reswap(retarget(resp, target), "innerHTML")
-        return _bad_request(s, exc)
-    page_url = _page_path(request, s)
-    ctx = _result_context(state, page_url)
-    resp = TemplateResponse(request, "_figure.html#result", {"fig": ctx})
+    state = sims.resolve(s, request.GET, sims.PAGE_EXTRAS)
     if request.htmx:
-        replace_url(resp, ctx["permalink"])
-    return resp
+        return _figure_partial(request, state, _page_path(request, s))
+    if state.problems:
+        return _bad_request(s, state.first_problem)
+    fig = _result_context(state, _page_path(request, s))
+    return TemplateResponse(request, "_figure.html#result", {"fig": fig})
 
 
 def _page_path(request: HttpRequest, sim: Simulation) -> str:
     """The page the fragment belongs to (from htmx's HX-Current-URL), else the lab page."""
+    lab_url = reverse("lab", args=[sim.slug])
     current = request.htmx.current_url if request.htmx else None
     if current:
         path = urlsplit(current).path
-        book = content.book()
-        allowed = {f"/simulations/{sim.slug}/", f"/simulations/{sim.slug}/embed"}
-        allowed |= {p.url for p in book.pages if p.simulation == sim.slug}
+        allowed = {lab_url, reverse("embed", args=[sim.slug])}
+        allowed |= {p.url for p in content.book().pages if p.simulation == sim.slug}
         if path in allowed:
             return path
-    return f"/simulations/{sim.slug}/"
+    return lab_url
 
 
 # -- data and images --------------------------------------------------------------------------
@@ -216,20 +252,18 @@ def _strict(request: HttpRequest, sim: str, extras: frozenset[str] = frozenset()
             ) -> sims.State | HttpResponse:
     """The requested state, or the 400 that names the bad parameter."""
     s = _sim_or_404(sim)
-    try:
-        return sims.resolve_strict(s, request.GET, extras)
-    except ParamError as exc:
-        return _bad_request(s, exc)
+    state = sims.resolve(s, request.GET, extras)
+    problem = state.first_problem
+    return state if problem is None else _bad_request(s, problem)
 
 
 @require_GET
 def result_json(request: HttpRequest, sim: str) -> HttpResponse:
-    """The result, machine-readable (shape in PRODUCT.md)."""
+    """The result, machine-readable (its shape: docs/contract.md)."""
     state = _strict(request, sim)
     if isinstance(state, HttpResponse):
         return state
-    payload = sims.public_json(sims.run(state))
-    resp = JsonResponse(payload, json_dumps_params={"separators": (",", ":")})
+    resp = JsonResponse(sims.run(state).to_json(), json_dumps_params={"separators": (",", ":")})
     resp["Access-Control-Allow-Origin"] = "*"
     return resp
 
@@ -240,7 +274,7 @@ def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
     state = _strict(request, sim)
     if isinstance(state, HttpResponse):
         return state
-    resp = HttpResponse(sims.csv_text(sims.run(state)["series"]),
+    resp = HttpResponse(sims.csv_text(sims.run(state).series),
                         content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f'inline; filename="{state.sim.slug}-{state.seed}.csv"'
     resp["Access-Control-Allow-Origin"] = "*"
@@ -250,7 +284,7 @@ def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
 @require_GET
 def openapi_json(request: HttpRequest) -> JsonResponse:
     """OpenAPI 3.1 for the simulation endpoints, generated from the declarations."""
-    return JsonResponse(openapi.spec(request.build_absolute_uri("/")),
+    return JsonResponse(openapi.spec(request.build_absolute_uri(reverse("contents"))),
                         json_dumps_params={"indent": 1})
 
 

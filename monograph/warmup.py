@@ -24,6 +24,6 @@ def warm() -> None:
     start = time.perf_counter()
     content.book()
     for sim in simulations.registry().values():
-        sims.run(sims.resolve_strict(sim, QueryDict()))
+        sims.run(sims.resolve(sim, QueryDict()))
     log.info("warmed up in %.0f ms (%d simulations)", (time.perf_counter() - start) * 1000,
              len(simulations.registry()))

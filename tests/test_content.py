@@ -17,7 +17,7 @@ CONTENT = Path(settings.BASE_DIR) / "content"
 BOOK = load_book(CONTENT)
 CHAPTERS = [p for p in BOOK.pages if p.kind == "chapter" and p.slug != "introduction"]
 
-# BRIEF.md: four parts, the chapters, an introduction and a checklist.
+# The book's plan (content/book.yaml): four parts, the chapters, an introduction and a checklist.
 EXPECTED = ["introduction", "reproducibility", "data-contracts", "skew", "tail-latency", "cost",
             "resilience", "observability", "drift", "deployment", "launch-gates", "ownership",
             "checklist"]
@@ -75,6 +75,7 @@ def test_every_simulation_is_placed_in_exactly_one_chapter():
 def test_links_between_pages_resolve():
     known = {p.url for p in BOOK.pages} | {"/", "/simulations/"}
     known |= {f"/simulations/{s}/" for s in simulations.registry()}
+    known |= {f"/simulations/{s}/sweep/" for s in simulations.registry()}
     for page in BOOK.pages:
         for href in re.findall(r'href="(/[^"#?]*)', page.html_before + page.html_after):
             if href.startswith(("/simulations/", "/api/")) and not href.endswith("/"):

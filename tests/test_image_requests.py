@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from monograph import images, renderer
+from monograph import images, renderer, sims
+
+
+def strict(sim, query, extras=frozenset()):
+    """The state a strict endpoint would run (the test fails on any refused value)."""
+    state = sims.resolve(sim, query, extras)
+    assert state.first_problem is None, state.first_problem
+    return state
 
 
 @pytest.mark.parametrize(("query", "words"), [
@@ -31,15 +38,14 @@ def test_the_short_permalink_lists_only_what_differs_from_the_defaults():
     from django.http import QueryDict
 
     import simulations
-    from monograph import sims
 
     sim = simulations.get("fanout")
-    state = sims.resolve_strict(sim, QueryDict("fanout=20&slow_ms=200"))
+    state = strict(sim, QueryDict("fanout=20&slow_ms=200"))
     assert images.short_permalink(state, "https://b.example") == \
         "https://b.example/simulations/fanout/?fanout=20&mv=1"
-    default = sims.resolve_strict(sim, QueryDict(""))
+    default = strict(sim, QueryDict(""))
     assert images.short_permalink(default, "") == "/simulations/fanout/?mv=1"
-    again = sims.resolve_strict(sim, QueryDict("fanout=20"))
+    again = strict(sim, QueryDict("fanout=20"))
     assert again.query == state.query  # the short link is the same state
 
 

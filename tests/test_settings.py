@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -55,9 +56,15 @@ def test_local_mode_logs_that_the_secret_key_is_ephemeral():
 
 
 def test_production_logs_are_json_lines():
-    proc = _manage("check", MONOGRAPH_ENV="production", SECRET_KEY=secrets.token_urlsafe(64),
-                   ALLOWED_HOSTS="book.example.org", MONOGRAPH_LOG_FORMAT="json")
-    assert proc.returncode == 0
+    code = ("import logging; logging.getLogger('monograph').warning('probe %s', 7, "
+            "extra={'simulation': 'fanout'})")
+    proc = _manage("shell", "-c", code, MONOGRAPH_ENV="production",
+                   SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="book.example.org")
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line parses: none is plain text
+    probe = next(r for r in records if r.get("message") == "probe 7")
+    assert probe["level"] == "WARNING" and probe["simulation"] == "fanout"
 
 
 def test_a_typo_in_an_environment_variable_is_refused_clearly():

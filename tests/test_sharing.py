@@ -22,6 +22,13 @@ STATE = "fanout=20&seed=7"
 SURFACES = ["/chapters/tail-latency/", "/simulations/fanout/", "/simulations/fanout/embed"]
 
 
+def strict(sim, query, extras=frozenset()):
+    """The state a strict endpoint would run (the test fails on any refused value)."""
+    state = sims.resolve(sim, query, extras)
+    assert state.first_problem is None, state.first_problem
+    return state
+
+
 class _Head(HTMLParser):
     """<meta> and <link> tags, and the share panel's fields, of a page."""
 
@@ -58,13 +65,13 @@ def state_of(url: str) -> tuple[str, dict[str, str]]:
         slug = match.kwargs["sim"]
     sim = simulations.get(slug)
     query = QueryDict(parts.query)
-    state = sims.resolve_strict(sim, query, frozenset({"controls", "theme", "width"}))
+    state = strict(sim, query, frozenset({"controls", "theme", "width"}))
     return slug, state.query
 
 
 def expected() -> tuple[str, dict[str, str]]:
     sim = simulations.get("fanout")
-    return "fanout", sims.resolve_strict(sim, QueryDict(STATE)).query
+    return "fanout", strict(sim, QueryDict(STATE)).query
 
 
 # -- link cards ------------------------------------------------------------------------------

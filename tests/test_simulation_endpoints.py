@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management import call_command
+from django.utils.html import escape
 
 import simulations
 
@@ -86,8 +87,15 @@ def test_pages_with_bad_input_render_with_the_error_beside_the_control(client, q
     resp = client.get(f"/chapters/tail-latency/?{query}")
     assert resp.status_code == 400
     html = resp.content.decode()
-    assert 'class="control has-error"' in html or 'role="alert">fanout' in html \
-        or "unknown parameter" in html or 'aria-invalid="true"' in html
+    # The same problem the JSON URL names, shown where a reader would look for it.
+    problem = client.get(f"/simulations/fanout.json?{query}").json()
+    message = escape(problem["error"])
+    if problem["parameter"] in {p.name for p in simulations.get("fanout").all_params}:
+        control = html.split(f'data-param="{problem["parameter"]}"')[0].rsplit("<div", 1)[1]
+        assert control.startswith(' class="control has-error"'), control
+        assert f'id="err-fanout-{problem["parameter"]}" role="alert">{message}</p>' in html
+    else:
+        assert f'id="err-fanout" role="alert">{message}</p>' in html
     assert 'id="chart-fanout"' in html  # the chart is still there (at valid settings)
 
 
@@ -98,13 +106,34 @@ def test_a_page_keeps_the_valid_values_when_one_is_bad(client):
     assert "slow_prob must be a number between 0 and 0.2" in html
 
 
-def test_htmx_bad_input_is_retargeted_beside_the_control(client):
-    resp = client.get("/simulations/fanout/figure?fanout=0",
-                      headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/chapters/tail-latency/"})
+@pytest.mark.parametrize("url", ["/simulations/fanout/figure", "/chapters/tail-latency/"])
+def test_htmx_bad_input_comes_back_as_the_controls_with_the_error_beside_its_control(client, url):
+    resp = client.get(f"{url}?fanout=0&slow_prob=0.02", headers={
+        "HX-Request": "true", "HX-Target": "result-fanout",
+        "HX-Current-URL": "http://testserver/chapters/tail-latency/"})
     assert resp.status_code == 400
-    assert resp["HX-Retarget"] == "#err-fanout-fanout"
-    assert resp["HX-Reswap"] == "innerHTML"
-    assert b"fanout must be a whole number between 1 and 500" in resp.content
+    assert resp["HX-Retarget"] == "#form-fanout"  # the chart stays; the form is replaced
+    assert resp["HX-Reswap"] == "outerHTML"
+    html = resp.content.decode()
+    assert html.strip().startswith('<form class="sim-controls" id="form-fanout"')
+    control = html.split('data-param="fanout"')[1].split('data-param="slow_prob"')[0]
+    assert 'class="error" id="err-fanout-fanout" role="alert">fanout must be a whole number ' \
+           "between 1 and 500" in control
+    assert 'value="0"' in control and 'aria-invalid="true"' in control
+    assert 'name="slow_prob" value="0.02"' in html  # the valid values are kept
+    # The next request from this form asks for the whole body, which clears the errors.
+    assert 'hx-target="#body-fanout"' in html
+
+
+def test_a_good_htmx_request_for_the_body_gets_presets_controls_and_result(client):
+    resp = client.get("/chapters/tail-latency/?fanout=30", headers={
+        "HX-Request": "true", "HX-Target": "body-fanout"})
+    html = resp.content.decode()
+    assert resp.status_code == 200
+    assert html.strip().startswith('<div class="sim-main" id="body-fanout">')
+    assert 'class="presets"' in html and 'id="form-fanout"' in html
+    assert 'id="result-fanout"' in html and 'hx-target="#result-fanout"' in html
+    assert 'class="error"' in html and "aria-invalid" not in html
 
 
 # -- fragment vs page; permalinks ------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Figure helpers: plain Plotly figure dicts, small and theme-neutral.
 
 Figures are built as plain dicts (no plotly.graph_objects, no default template): the
-JSON stays small and building it costs microseconds. Colours of text and grid come
-from THEMES, applied by the browser (from the page's theme) or by the image exporter,
-so one cached figure serves both light and dark readers.
+JSON stays small and building it costs microseconds. Text and grid colours are left
+out: the browser applies the page's theme, and the image exporter the same colours
+(passed to `themed`), so one cached figure serves both light and dark readers.
 """
 
 from __future__ import annotations
@@ -21,13 +21,6 @@ PALETTE = {
     "grey": "#94a3b8",
     "teal": "#14b8a6",
     "pink": "#ec4899",
-}
-
-THEMES: dict[str, dict[str, str]] = {
-    "light": {"text": "#1f2328", "grid": "#e5e7eb", "zero": "#d1d5db", "bg": "#ffffff",
-              "shade": "rgba(239,68,68,0.12)"},
-    "dark": {"text": "#e6edf3", "grid": "#30363d", "zero": "#484f58", "bg": "#0d1117",
-             "shade": "rgba(239,68,68,0.22)"},
 }
 
 FONT = ("system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, "
@@ -61,9 +54,8 @@ def figure(data: list[dict[str, Any]], *, title: str = "", height: int = 420,
     return {"data": data, "layout": base}
 
 
-def themed(fig: dict[str, Any], theme: str = "light") -> dict[str, Any]:
-    """A copy of the figure with text and grid colours for a theme (for static images)."""
-    t = THEMES[theme]
+def themed(fig: dict[str, Any], t: dict[str, str]) -> dict[str, Any]:
+    """A copy of the figure in a theme's colours (text, grid, zero, bg), for static images."""
     out = copy.deepcopy(fig)
     lay = out.setdefault("layout", {})
     lay["paper_bgcolor"] = t["bg"]
@@ -100,7 +92,8 @@ def vline(x: float, text: str, color: str, *, yref: str = "paper", dash: str = "
 
 
 def shade(x0: float, x1: float, text: str = "", *, xref: str = "x") -> dict[str, Any]:
-    """A shaded vertical band (e.g. the trigger window); colour set per theme."""
+    """A shaded vertical band (e.g. the trigger window): a translucent red that reads on
+    both the light and the dark background."""
     return {"type": "rect", "xref": xref, "yref": "paper", "x0": x0, "x1": x1, "y0": 0,
             "y1": 1, "fillcolor": "rgba(239,68,68,0.15)", "line": {"width": 0},
             "layer": "below", "name": text}

@@ -272,10 +272,10 @@ def measure(point: Point, metrics: tuple[str, ...], run_json: RunJson) -> dict[s
     return out
 
 
-def metric_meta(result_json: Mapping[str, Any]) -> dict[str, dict[str, str]]:
-    """Label (its short form, before any colon) and unit of every metric, from any run."""
+def metric_meta(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """Label (its short form, before any colon) and unit of every metric of any run."""
     return {k: {"label": m["label"].split(":")[0].strip(), "unit": m["unit"]}
-            for k, m in result_json["metrics"].items()}
+            for k, m in metrics.items()}
 
 
 # -- shaping ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 /* From Demo to Durable: theme, keyboard paging, live figures, checklist.
-   No inline script anywhere: the page's CSP forbids it. Everything degrades to plain
-   links and GET forms without JavaScript. */
+   Only what htmx cannot do: draw charts with Plotly, keep each slider and its number box
+   in step, pin a run to compare, copy a link. The server renders everything else
+   (results, errors, presets, reset, new seeds). No inline script anywhere: the page's
+   CSP forbids it. Everything degrades to plain links and GET forms without JavaScript. */
 (function () {
   "use strict";
   var root = document.documentElement;
@@ -66,6 +68,7 @@
     var fig;
     try { fig = JSON.parse(dataEl.textContent); } catch (e) { return; }
     chart._fig = fig;
+    dataEl._drawn = true;
     var figEl = chart.closest("figure.sim");
     var data = fig.data;
     if (figEl && figEl._pinned) data = figEl._pinned.traces.concat(fig.data);
@@ -100,83 +103,25 @@
     if (sl.getAttribute("data-scale") === "log") v = Math.log10(Math.max(v, 1e-12));
     sl.value = String(v);
   }
-  function syncSliders(form) {
-    form.querySelectorAll("input.slider").forEach(function (sl) {
-      var input = document.getElementById(sl.getAttribute("data-for"));
-      if (input) valueToSlider(sl, input.value);
-    });
-  }
-  function fillForm(form, query) {
-    var params = new URLSearchParams(query);
-    params.forEach(function (value, name) {
-      form.querySelectorAll('[name="' + name + '"]').forEach(function (el) {
-        if (el.type === "checkbox") el.checked = value === "1";
-        else if (el.type !== "hidden") el.value = value;
-      });
-    });
-    syncSliders(form);
-  }
-  function rerun(form) { window.htmx ? window.htmx.trigger(form, "change") : form.submit(); }
-  function clearErrors(form) {
-    form.querySelectorAll(".error, .form-error").forEach(function (e) { e.textContent = ""; });
-    form.querySelectorAll("[aria-invalid]").forEach(function (e) { e.removeAttribute("aria-invalid"); });
-    form.querySelectorAll(".has-error").forEach(function (e) { e.classList.remove("has-error"); });
-  }
-  function markPreset(fig, query) {
-    fig.querySelectorAll(".preset").forEach(function (p) {
-      if (query !== null && p.getAttribute("data-query") === query) p.setAttribute("aria-current", "true");
-      else p.removeAttribute("aria-current");
-    });
-  }
-
+  // Slider ↔ number box, delegated from the figure: htmx may swap the form itself
+  // (a preset, "Reset", "New seed", or errors), and the figure outlives those swaps.
   function initFigure(fig) {
-    var form = fig.querySelector("form.sim-controls");
-    if (!form) return;
-    form.addEventListener("input", function (e) {
+    fig.addEventListener("input", function (e) {
       var t = e.target;
       if (t.classList.contains("slider")) {
         var input = document.getElementById(t.getAttribute("data-for"));
         if (input) input.value = sliderToValue(t);
-        markPreset(fig, null);
         t.dispatchEvent(new CustomEvent("sim:input", { bubbles: true }));
       } else if (t.classList.contains("exact")) {
-        var sl = form.querySelector('input.slider[data-for="' + t.id + '"]');
+        var sl = t.form && t.form.querySelector('input.slider[data-for="' + t.id + '"]');
         if (sl) valueToSlider(sl, t.value);
       }
     });
     // A slider's own change event (on release, or each arrow key) would re-send the
-    // values its input events already sent: keep it from reaching htmx on the form.
-    form.querySelectorAll("input.slider").forEach(function (sl) {
-      sl.addEventListener("change", function (e) { e.stopPropagation(); });
-    });
-    form.addEventListener("change", function (e) {
-      if (e.target !== form && !e.target.classList.contains("slider")) markPreset(fig, null);
-    });
-    fig.querySelectorAll("a.preset").forEach(function (a) {
-      a.addEventListener("click", function (e) {
-        e.preventDefault();
-        fillForm(form, a.getAttribute("data-query"));
-        markPreset(fig, a.getAttribute("data-query"));
-        rerun(form);
-      });
-    });
-    var reset = form.querySelector("a.reset");
-    if (reset) reset.addEventListener("click", function (e) {
-      e.preventDefault();
-      fillForm(form, form.getAttribute("data-defaults"));
-      markPreset(fig, null);
-      rerun(form);
-    });
-    var seedBtn = form.querySelector("button.new-seed");
-    if (seedBtn) seedBtn.addEventListener("click", function () {
-      var seed = form.querySelector('input[name="seed"]');
-      var max = Math.min(parseInt(seedBtn.getAttribute("data-seed-max"), 10) || 1e9, 1e9);
-      var buf = new Uint32Array(1);
-      window.crypto.getRandomValues(buf);
-      seed.value = String(buf[0] % (max + 1));
-      markPreset(fig, null);
-      rerun(form);
-    });
+    // values its input events already sent: stop it (capture) before it reaches htmx.
+    fig.addEventListener("change", function (e) {
+      if (e.target.classList.contains("slider")) e.stopPropagation();
+    }, true);
   }
 
   /* ---- pin a run to compare ------------------------------------------------------- */
@@ -228,26 +173,15 @@
     draw(fig.querySelector(".figdata"));
   }
 
-  function onAfterSwap(e) {
-    var d = e.detail || {};
-    var from = d.requestConfig && d.requestConfig.elt ? d.requestConfig.elt : (d.elt || e.target);
-    var fig = from && from.closest ? from.closest("figure.sim") : null;
-    if (!fig) return;
-    var target = d.target && d.target.isConnected ? d.target : fig;
-    var form = fig.querySelector("form.sim-controls");
-    var status = e.detail.xhr ? e.detail.xhr.status : 200;
-    if (status === 400) {
-      var ctl = target.closest(".control");
-      if (ctl) {
-        ctl.classList.add("has-error");
-        var input = ctl.querySelector("[name]:not([type=hidden])");
-        if (input) input.setAttribute("aria-invalid", "true");
-      }
-      return;
-    }
-    if (form) clearErrors(form);
-    addPinnedColumn(fig);
-    draw(fig.querySelector(".figdata"));
+  // After a swap (the server rendered everything, errors included), draw each chart
+  // whose data was swapped in (a new element, not yet drawn) and put the pinned column
+  // back into a new metrics table. A refusal swaps only the form: nothing is redrawn.
+  function onAfterSettle() {
+    document.querySelectorAll("figure.sim").forEach(function (fig) {
+      var dataEl = fig.querySelector(".figdata");
+      if (fig._pinned && !fig.querySelector("table.metrics .pinned-col")) addPinnedColumn(fig);
+      if (dataEl && !dataEl._drawn) draw(dataEl);
+    });
   }
 
   /* ---- copy link ---------------------------------------------------------------- */
@@ -353,7 +287,7 @@
     document.addEventListener("keydown", onKey);
     document.addEventListener("click", onClick);
     document.querySelectorAll("figure.sim").forEach(initFigure);
-    document.body.addEventListener("htmx:afterSwap", onAfterSwap);
+    document.body.addEventListener("htmx:afterSettle", onAfterSettle);
     redrawAll();
     initChecklist();
   });

@@ -242,11 +242,21 @@ def site(live_server_url: str) -> Site:
 _FIGURE_PROBE = """
 () => {
   if (window.__probe) return;
-  const p = window.__probe = {okSwaps: 0, lastOkSwap: 0, draws: 0, lastDraw: 0, errorSwaps: 0};
+  const p = window.__probe = {okSwaps: 0, lastOkSwap: 0, draws: 0, lastDraw: 0, errorSwaps: 0,
+                              errorSettles: 0, reacts: 0, requests: 0};
   document.body.addEventListener("htmx:afterSwap", (e) => {
     const status = e.detail && e.detail.xhr ? e.detail.xhr.status : 200;
     if (status === 200) { p.okSwaps++; p.lastOkSwap = performance.now(); } else { p.errorSwaps++; }
   });
+  // Registered after app.js's own afterSettle handler, so this runs once it has.
+  document.body.addEventListener("htmx:afterSettle", (e) => {
+    const status = e.detail && e.detail.xhr ? e.detail.xhr.status : 200;
+    if (status !== 200) p.errorSettles++;
+  });
+  document.body.addEventListener("htmx:beforeRequest", () => { p.requests++; });
+  // Every redraw starts with a (synchronous) call to Plotly.react: count the calls.
+  const react = window.Plotly.react;
+  window.Plotly.react = function () { p.reacts++; return react.apply(this, arguments); };
   document.addEventListener("figure:drawn", () => { p.draws++; p.lastDraw = performance.now(); });
 }
 """

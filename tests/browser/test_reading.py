@@ -52,9 +52,10 @@ def test_arrow_keys_turn_the_pages_when_no_control_has_focus(page, site):
 def test_arrow_keys_on_a_slider_move_the_slider_not_the_page(page, figures, site):
     slug, chapter = next(iter(site.chapter_for_sim.items()))
     figures.open(page, chapter, slug)
+    before = figures.probe(page)
     page.focus(f"#sl-{slug}-{simulations.get(slug).main_param}")
     page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(300)
+    figures.wait_redrawn(page, slug, before)  # the move was handled: the figure re-ran
     assert page.url.split("?")[0].endswith(chapter)
 
 

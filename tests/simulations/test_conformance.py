@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import plotly.graph_objects as go
 import pytest
@@ -24,7 +25,7 @@ def _maxima(sim):
 
 
 def test_the_four_core_simulations_are_registered():
-    # PRODUCT.md names these four as the core of the product.
+    # The four simulations the book was first built around (docs/contract.md lists all).
     assert {"fanout", "retries", "canary", "drift"} <= set(simulations.registry())
 
 
@@ -99,7 +100,11 @@ def test_maxima_either_run_or_are_refused_naming_the_limit(sim):
     try:
         params, seed = sim.parse({k: str(v) for k, v in _maxima(sim).items()})
     except ParamError as exc:
-        assert exc.message, "a refusal must say which limit"
+        declared = {p.name for p in sim.params}
+        assert exc.name in declared, f"the refusal must name a parameter, not {exc.name!r}"
+        assert exc.name in exc.message, exc.message  # …and say which one to change
+        assert re.search(r"must be at most [\d,]+ \(got [\d,]+\)", exc.message), (
+            f"the refusal must state the limit and the value: {exc.message!r}")
         return
     out = execute(sim, params, seed)
     assert out["metrics"]

@@ -98,7 +98,7 @@ def test_nulls_without_a_contract_publish_the_null_share_of_rows_wrong():
 @pytest.mark.parametrize("change_type", ["units", "nulls"])
 @pytest.mark.parametrize("detect_hours", [1, 24, 168])
 def test_a_contract_publishes_no_wrong_row_whatever_detect_hours(change_type, detect_hours):
-    # BRIEF.md: a contract converts silent wrong output into a loud, short delay; the
+    # The data-contracts chapter: a contract converts silent wrong output into a loud, short delay; the
     # first bad batch pages the owner at the change hour.
     _, r = _run(**{**FRIDAY_CONTRACT, "change_type": change_type,
                    "detect_hours": detect_hours})

@@ -1,7 +1,7 @@
 """The cost simulation reproduces the chapter's arithmetic and measures honestly.
 
 References:
-- BRIEF.md (cost and scale): an O(n²) step invisible at 1,000 records costs a million
+- the cost chapter (content/cost.md): an O(n²) step invisible at 1,000 records costs a million
   times more at 1,000,000; $0.002 per call is $100,000 a day at 50 million calls.
 - content/cost.md, exercise 1: at 1,000,000 records a 10 ms step becomes 10,000 s as
   O(n²), 2,000× (about 20 s) as O(n log n), 1,000× (10 s) as O(n).
@@ -52,7 +52,7 @@ def closed(result, name):
 
 # -- the chapter's arithmetic -----------------------------------------------------------
 def test_quadratic_step_costs_a_million_times_more_at_a_million_records():
-    """BRIEF.md: (10⁶ / 10³)² = 10⁶; 10 ms becomes 10,000 s (cost.md, exercise 1)."""
+    """(10⁶ / 10³)² = 10⁶; 10 ms becomes 10,000 s (cost.md, exercise 1)."""
     result = run(records=1_000_000, complexity="n2", measured_ms=10)
     assert value(result, "work_factor") == pytest.approx(1e6)
     assert closed(result, "run_time_s") == pytest.approx(10_000)
@@ -70,7 +70,7 @@ def test_sorting_or_hashing_grows_two_or_one_thousand_fold_at_a_million_records(
 
 
 def test_fifty_million_calls_at_a_fifth_of_a_cent_cost_100000_dollars_a_day():
-    """BRIEF.md: $0.002 × 50,000,000 = $100,000 a day.
+    """The cost chapter: $0.002 × 50,000,000 = $100,000 a day.
 
     Tolerance: each simulated day's volume varies by DAY_SIGMA (10 %), so the mean of
     7 days has a standard error of about 3.8 %; allow 3 of them (±11.3 %).

@@ -137,7 +137,7 @@ def test_the_null_skew_costs_in_proportion_to_the_missing_share():
 
 
 def test_each_skew_alone_costs_a_few_points_and_together_about_their_sum():
-    # BRIEF.md: "Each costs a few points; together they make a different model." Exact
+    # The skew chapter: each skew costs a few points; together they make a different model. Exact
     # expectations over ten days (seeds): each single loss has its median between 1 and 10
     # points; all three cost at least the largest single one and within 2.5 points of
     # the sum of the three (the skews neither cancel nor multiply).

@@ -24,7 +24,6 @@ from django.http import QueryDict
 from django.test import Client, override_settings
 
 import simulations
-from simulations import ParamError
 
 from ... import content, images, renderer, sims
 
@@ -178,10 +177,10 @@ class Command(BaseCommand):
     def _state(self, fig: Figure) -> sims.State:
         sim = simulations.get(fig.slug)
         assert sim is not None
-        try:
-            return sims.resolve_strict(sim, QueryDict(urlencode(fig.query)))
-        except ParamError as exc:
-            raise CommandError(f"{fig.slug} {fig.name}: {exc.message}") from None
+        state = sims.resolve(sim, QueryDict(urlencode(fig.query)))
+        if state.first_problem is not None:
+            raise CommandError(f"{fig.slug} {fig.name}: {state.first_problem.message}")
+        return state
 
     def _data(self, client: Client, target: Path, fig: Figure) -> None:
         folder = target / "simulations" / fig.slug

@@ -8,7 +8,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.http import QueryDict
 
 import simulations
-from simulations import ParamError
 
 from ... import sims
 
@@ -44,20 +43,19 @@ class Command(BaseCommand):
             query[name.strip()] = value
         if opts["seed"] is not None:
             query["seed"] = opts["seed"]
-        try:
-            state = sims.resolve_strict(sim, query)
-        except ParamError as exc:
-            raise CommandError(exc.message) from None
-        result = sims.public_json(sims.run(state))
+        state = sims.resolve(sim, query)
+        if state.first_problem is not None:
+            raise CommandError(state.first_problem.message)
+        result = sims.run(state)
         match opts["format"]:
             case "json":
-                self.stdout.write(json.dumps(result, indent=2))
+                self.stdout.write(json.dumps(result.to_json(), indent=2))
             case "csv":
-                self.stdout.write(sims.csv_text(result["series"]), ending="")
+                self.stdout.write(sims.csv_text(result.series), ending="")
             case "table":
-                self.stdout.write(f"{result['title']} (seed {result['seed']}, {result['version']})")
+                self.stdout.write(f"{result.title} (seed {result.seed}, {result.version})")
                 for m in sims.metric_rows(result):
                     extra = f"  95% CI {m['ci95']}" if m["ci95"] else ""
                     extra += f"  closed form {m['closed_form']}" if m["closed_form"] else ""
                     self.stdout.write(f"  {m['name']:22} {m['value']:>14}{extra}")
-                self.stdout.write(result["summary"])
+                self.stdout.write(result.summary)
