@@ -40,7 +40,6 @@ from typing import Any
 log = logging.getLogger("monograph.renderer")
 
 SOCKET_ENV = "MONOGRAPH_RENDERER_SOCKET"
-TABS_ENV = "MONOGRAPH_RENDERER_TABS"
 ROOT = Path(__file__).resolve().parent.parent
 PLOTLY_JS = ROOT / "static" / "vendor" / "plotly-basic.min.js"
 # Chromium with fewer processes and no name resolution (see the script's comment).
@@ -117,7 +116,7 @@ async def _serve(socket_path: str, tabs: int, proxy_server: str | None) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The shared image renderer (kaleido).")
     parser.add_argument("--socket", required=True, help="unix socket path to listen on")
-    parser.add_argument("--tabs", type=int, default=int(os.environ.get(TABS_ENV, "1")),
+    parser.add_argument("--tabs", type=int, default=int(os.environ.get("MONOGRAPH_RENDERER_TABS", "1")),
                         help="Chromium tabs drawing in parallel (default 1: each tab costs "
                              "~150 MB and two cores gain little from a second)")
     parser.add_argument("--proxy-server", default=None,

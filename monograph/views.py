@@ -27,11 +27,13 @@ import simulations
 from simulations import ParamError, Simulation
 
 from . import content, metrics, openapi, sims
+from .images import QUERY_EXTRAS
 from .version import version
 
 log = logging.getLogger("monograph")
 
 # Query names the image URLs accept besides a simulation's own (and `mv`).
+IMAGE_EXTRAS = QUERY_EXTRAS
 # "New seed" offers a fresh seed in this range (below the 2³²−1 maximum, easy to read).
 NEW_SEED_MAX = 10**9
 
