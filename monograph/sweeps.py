@@ -88,18 +88,20 @@ def sim_or_404(slug: str) -> Simulation:
 
 def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozenset()) -> SweepState:
     """Parse a sweep query strictly: the simulation's parameters and the sweep's own names."""
-    # A figure's permalink carries its model version (mv); a sweep runs today's model.
-    flat = sims.flatten(query, extras | {sims.MODEL_VERSION.name})
+    flat = sims.flatten(query, extras)
+    if sims.MODEL_VERSION.name in flat:  # a permalink's model version: validated, then set aside
+        sims.MODEL_VERSION.parse(flat.pop(sims.MODEL_VERSION.name))
     own = {k: v for k, v in flat.items() if k in engine.SWEEP_NAMES}
     if "metric" in query:  # the form's checkboxes send one metric= per box
         own["metric"] = ",".join(query.getlist("metric"))
     held = {k: v for k, v in flat.items() if k not in engine.SWEEP_NAMES}
     base, seed = sim.parse(held)
-    base_run = sims.run(sims.State(sim, base, seed))
-    spec = engine.parse_spec(sim, own, list(base_run.metrics))
-    with_ci = {k for k, m in base_run.metrics.items() if m.get("ci95")}
+    base_run = sims.run(sims.State(sim, base, seed)).to_json()
+    names = list(base_run["metrics"])
+    spec = engine.parse_spec(sim, own, names)
+    with_ci = {k for k, m in base_run["metrics"].items() if m.get("ci95")}
     points = engine.plan(sim, spec, base, seed, with_ci)
-    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run.metrics))
+    return SweepState(sim, spec, base, seed, points, engine.metric_meta(base_run["metrics"]))
 
 
 # -- computing ------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def _point_key(state: SweepState, pt: engine.Point) -> str:
 
 
 def _run_json(sim: Simulation):
-    return lambda params, seed: {"metrics": sims.run(sims.State(sim, params, seed)).metrics}
+    return lambda params, seed: sims.run(sims.State(sim, params, seed)).to_json()
 
 
 def _decode(raw: dict[str, Any]) -> engine.PointValue:
@@ -273,8 +275,8 @@ def _form(sim: Simulation, state: SweepState | None, query: QueryDict) -> dict[s
                "hi": flat.get("hi", ""), "points": flat.get("points", str(engine.DEFAULT_POINTS)),
                "metrics": [m for m in flat.get("metric", "").split(",") if m],
                "by": flat.get("by", ""), "by_values": flat.get("by_values", "")}
-        default_run = sims.run(sims.State(sim, sim.defaults(), simulations.SEED.default))
-        meta = engine.metric_meta(default_run.metrics)
+        default_run = sims.run(sims.State(sim, sim.defaults(), simulations.SEED.default)).to_json()
+        meta = engine.metric_meta(default_run["metrics"])
         metric_names = list(meta)
         held_q = {k: v for k, v in flat.items()
                   if k not in engine.SWEEP_NAMES and k in {p.name for p in sim.all_params}}

@@ -97,6 +97,7 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
     return {
         "sim": sim,
         "page_url": page_url,
+        "qs": state.querystring,
         "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),

@@ -18,6 +18,7 @@ import simulations
 from devtools import contract
 from monograph import sims, urls, views
 from monograph.management.commands.simulate import Command as Simulate
+from simulations.engine.sweep import SWEEP_NAMES
 
 DOC = contract.DOC.read_text(encoding="utf-8")
 README = (Path(settings.BASE_DIR) / "README.md").read_text(encoding="utf-8")
@@ -46,7 +47,7 @@ def test_every_url_is_documented_and_every_documented_url_exists():
 
 def test_every_extra_query_parameter_is_documented_and_accepted():
     accepted = {simulations.SEED.name, sims.MODEL_VERSION.name, *sims.PAGE_EXTRAS,
-                *views.IMAGE_EXTRAS}
+                *views.IMAGE_EXTRAS, *SWEEP_NAMES}
     assert set(_first_column("Query parameters")) == accepted
 
 
