@@ -200,9 +200,16 @@ def test_forwarded_addresses_count_only_behind_a_proxy(client, limits, settings)
 def test_writing_methods_get_405_with_allow_not_a_csrf_403(client, method):
     resp = getattr(client, method)("/simulations/fanout.json")
     assert resp.status_code == 405 and resp["Allow"] == "GET, HEAD"
-    assert "read-only" in resp.json()["error"]
+    assert "is not allowed here (use GET, HEAD)" in resp.json()["error"]
     page = getattr(client, method)("/chapters/tail-latency/")
     assert page.status_code == 405 and page["Allow"] == "GET, HEAD"
+
+
+def test_a_view_that_takes_a_post_says_so_and_refuses_other_methods(client):
+    # A live room's state takes the facilitator's POST; DELETE is still refused, naming POST.
+    resp = client.delete("/s/ABCDEF/state.json")
+    assert resp.status_code == 405 and resp["Allow"] == "GET, HEAD, POST"
+    assert client.post("/s/ABCDEF/state.json").status_code == 404  # no such room, not a 405
 
 
 @pytest.mark.parametrize("path", ["/simulations/nope.json", "/simulations/nope.csv",
