@@ -11,7 +11,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy loadtest
+.PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy loadtest export
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ bench: install browser-deps  ## measure server time and browser timings; writes 
 
 golden: install  ## rewrite tests/simulations/golden/ (after bumping a model_version; ARGS=--force)
 	$(RUN) python -m devtools.golden $(ARGS)
+
+export: static  ## the book as a static site in DIR (make export DIR=site LIVE_URL=https://…)
+	@test -n "$(DIR)" || { echo "usage: make export DIR=path [LIVE_URL=https://…]"; exit 2; }
+	$(RUN) python manage.py export "$(DIR)" $(if $(LIVE_URL),--live-url "$(LIVE_URL)")
 
 contract: install  ## regenerate the per-simulation reference in docs/contract.md
 	$(RUN) python -m devtools.contract

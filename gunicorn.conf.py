@@ -28,9 +28,16 @@ def child_exit(server, worker):
 
 
 def when_ready(server):
-    """Warm the master before workers fork, so the first reader is not the warm-up."""
+    """Warm the master before workers fork, so the first reader is not the warm-up.
+
+    Also start the machine's one image renderer (kaleido + Chromium), shared by every
+    worker over a unix socket: its socket path is in the environment the workers inherit.
+    """
+    from monograph import renderer
     from monograph.warmup import warm
 
+    if os.environ.get("MONOGRAPH_IMAGES", "1") != "0":
+        renderer.start_shared()
     warm()
 
 
@@ -39,3 +46,10 @@ def post_worker_init(worker):
     from monograph.warmup import warm_live_numbers_in_background
 
     warm_live_numbers_in_background()
+
+
+def on_exit(server):
+    """Stop the image renderer with the server."""
+    from monograph import renderer
+
+    renderer.stop_shared()

@@ -177,6 +177,12 @@ class Book:
         """The first page (in reading order) showing a simulation's figure."""
         return next(iter(self.chapters_for_simulation(slug)), None)
 
+    def presets_for_simulation(self, slug: str) -> tuple[Preset, ...]:
+        """The presets of a simulation's figure in its first chapter (none without one)."""
+        page = self.chapter_for_simulation(slug)
+        spec = page.figure(slug) if page else None
+        return spec.presets if spec else ()
+
     def contents(self) -> list[tuple[Part | None, list[Page]]]:
         """Pages grouped by part, in reading order; part 0 pages stand alone."""
         groups: list[tuple[Part | None, list[Page]]] = []

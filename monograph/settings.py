@@ -114,12 +114,14 @@ MIDDLEWARE = [
     "monograph.middleware.prometheus",
     "monograph.ops.probes",  # before anything reads the Host header
     "monograph.statuses.methods",
+    "monograph.conditional.conditional",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "monograph.admission.AdmissionMiddleware",
+    "monograph.sharing.ShareMiddleware",
 ]
 
 ROOT_URLCONF = "monograph.urls"

@@ -380,12 +380,15 @@ def sweep_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
     except SweepIncomplete as exc:
         return _busy(exc)
     body = payload(state, values, 0.0)
-    figure_json = json.dumps(body["figure"], separators=(",", ":"))
+    figure = {"version": body["version"], "simulation": f"{state.sim.slug}-sweep",
+              "title": body["title"], "figure": body["figure"],
+              "figure_json": json.dumps(body["figure"], separators=(",", ":"))}
     try:
-        data = images.render_figure(body["figure"], body["title"], fmt, theme,
-                                    key=f"{body['version']}|{state.sim.slug}-sweep|{figure_json}")
+        data = images.render(figure, fmt, theme)
     except images.ImagesUnavailable as exc:
-        return JsonResponse({"error": str(exc)}, status=503)
+        resp = JsonResponse({"error": str(exc)}, status=503)
+        resp["Retry-After"] = "10"
+        return resp
     resp = HttpResponse(data, content_type=images.CONTENT_TYPES[fmt])
     resp["Cache-Control"] = "public, max-age=86400"
     resp["Access-Control-Allow-Origin"] = "*"

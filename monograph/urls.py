@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import ops, sessions, sweeps, views
+from . import images, ops, sessions, sharing, sweeps, views
 
 urlpatterns = [
     path("", views.contents, name="contents"),
@@ -28,8 +28,9 @@ urlpatterns = [
     path("simulations/<slug:sim>/embed", views.embed, name="embed"),
     path("simulations/<slug:sim>.json", views.result_json, name="result_json"),
     path("simulations/<slug:sim>.csv", views.result_csv, name="result_csv"),
-    path("simulations/<slug:sim>.svg", views.result_image, {"fmt": "svg"}, name="result_svg"),
-    path("simulations/<slug:sim>.png", views.result_image, {"fmt": "png"}, name="result_png"),
+    path("simulations/<slug:sim>.svg", images.result_image, {"fmt": "svg"}, name="result_svg"),
+    path("simulations/<slug:sim>.png", images.result_image, {"fmt": "png"}, name="result_png"),
+    path("oembed", sharing.oembed, name="oembed"),
     path("simulations/<slug:sim>/sweep/", sweeps.sweep_page, name="sweep_page"),
     path("simulations/<slug:sim>/sweep/embed", sweeps.sweep_embed, name="sweep_embed"),
     path("simulations/<slug:sim>/sweep.json", sweeps.sweep_json, name="sweep_json"),

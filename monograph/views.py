@@ -26,12 +26,13 @@ from django_htmx.http import replace_url, reswap, retarget
 import simulations
 from simulations import ParamError, Simulation
 
-from . import content, images, livenumbers, metrics, openapi, sims
+from . import content, livenumbers, metrics, openapi, sims
+from .images import QUERY_EXTRAS
 
 log = logging.getLogger("monograph")
 
 # Query names the image URLs accept besides a simulation's own (and `mv`).
-IMAGE_EXTRAS = frozenset({"theme"})
+IMAGE_EXTRAS = QUERY_EXTRAS
 # "New seed" offers a fresh seed in this range (below the 2³²−1 maximum, easy to read).
 NEW_SEED_MAX = 10**9
 
@@ -400,26 +401,6 @@ def result_csv(request: HttpRequest, sim: str) -> HttpResponse:
     resp = HttpResponse(sims.csv_text(sims.run(state).series),
                         content_type="text/csv; charset=utf-8")
     resp["Content-Disposition"] = f'inline; filename="{state.sim.slug}-{state.seed}.csv"'
-    resp["Access-Control-Allow-Origin"] = "*"
-    return resp
-
-
-@require_GET
-def result_image(request: HttpRequest, sim: str, fmt: str) -> HttpResponse:
-    """A static SVG or PNG of the figure (theme=light|dark)."""
-    theme = request.GET.get("theme", "light")
-    state = _strict(request, sim, IMAGE_EXTRAS)
-    if isinstance(state, HttpResponse):
-        return state
-    if theme not in ("light", "dark"):
-        return JsonResponse({"error": "theme must be light or dark", "parameter": "theme"},
-                            status=400)
-    try:
-        data = images.render(sims.run(state), fmt, theme)
-    except images.ImagesUnavailable as exc:
-        return JsonResponse({"error": str(exc)}, status=503)
-    resp = HttpResponse(data, content_type=images.CONTENT_TYPES[fmt])
-    resp["Cache-Control"] = "public, max-age=86400"
     resp["Access-Control-Allow-Origin"] = "*"
     return resp
 

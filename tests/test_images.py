@@ -1,8 +1,15 @@
-"""Static images: drawn by kaleido in Debian's chromium (hence the browser marker)."""
+"""Static images: drawn by the one renderer (kaleido in Debian's chromium), hence the browser
+marker; they name their source, come in two themes and bounded widths, and are cached."""
 
 import shutil
+import socket
+import struct
 
 import pytest
+
+import simulations
+from monograph import images, renderer
+from monograph.version import version
 
 pytestmark = pytest.mark.browser
 
@@ -11,6 +18,11 @@ pytestmark = pytest.mark.browser
 def _needs_chromium():
     if not shutil.which("chromium"):
         pytest.fail("static images need Debian's chromium: run `make browser-deps`")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
 
 
 def test_svg_export_is_an_svg_of_the_figure_with_its_title(client):
@@ -26,8 +38,58 @@ def test_png_export_in_the_dark_theme(client):
     assert resp.status_code == 200 and resp.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_image_bad_theme_is_a_400(client):
-    assert client.get("/simulations/fanout.svg?theme=neon").status_code == 400
+def test_an_image_names_its_source_changed_parameters_seed_versions_and_short_link(client):
+    body = client.get("/simulations/fanout.svg?fanout=20&seed=7&slow_ms=200").content.decode()
+    # Plotly draws each word run as SVG text; the values must all be there.
+    assert "fanout=20" in body and "seed 7" in body
+    mv = simulations.get("fanout").model_version
+    assert f"v{version()}" in body and f"model v{mv}" in body
+    assert "slow_ms" not in body  # 200 is the default: only what differs is listed
+    assert f"http://testserver/simulations/fanout/?fanout=20&amp;seed=7&amp;mv={mv}" in body
+
+
+def test_width_sizes_the_png(client):
+    data = client.get("/simulations/fanout.png?width=640").content
+    assert png_size(data)[0] == 640
+
+
+def test_an_image_is_drawn_once_then_served_from_the_shared_cache(client, monkeypatch):
+    first = client.get("/simulations/fanout.png?fanout=12").content
+
+    def boom(*args, **kwargs):
+        raise AssertionError("drawn again")
+
+    monkeypatch.setattr(renderer, "render", boom)
+    assert client.get("/simulations/fanout.png?fanout=12").content == first
+
+
+def test_an_image_etag_answers_304_without_drawing(client, monkeypatch):
+    etag = client.get("/simulations/fanout.png?fanout=13")["ETag"]
+    monkeypatch.setattr(images, "image", lambda *a, **k: pytest.fail("drawn for a 304"))
+    resp = client.get("/simulations/fanout.png?fanout=13", headers={"If-None-Match": etag})
+    assert resp.status_code == 304
+
+
+def dead_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again: nothing listens there
+
+
+def test_the_renderer_draws_with_its_network_blocked(tmp_path):
+    """Chromium's proxy points at a closed port, so any fetch of another host fails; the
+    figure must still draw (plotly.js is local, MathJax is off)."""
+    path = str(tmp_path / "r.sock")
+    proc = renderer.spawn(path, proxy_server=f"127.0.0.1:{dead_port()}")
+    try:
+        fig = {"data": [{"type": "scatter", "x": [0, 1, 2], "y": [1, 3, 2]}],
+               "layout": {"title": {"text": "offline"}}}
+        assert png_size(renderer.render(fig, "png", 400, 300, path)) == (400, 300)
+        svg = renderer.render(fig, "svg", 400, 300, path).decode()
+        assert "offline" in svg  # plotly.js loaded (from disk) and drew the title
+        assert 'class="js-line"' in svg  # and the trace
+    finally:
+        renderer.stop(proc)
 
 
 def test_a_sweep_exports_as_an_svg_with_its_title_and_closed_form(client):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.http import QueryDict
 
 import simulations
 
 from ... import sims
+from ...cli import query_from_sets
 
 
 class Command(BaseCommand):
@@ -35,14 +35,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{p.name:18} {p.describe():60} default {p.to_query(p.default)}"
                                   f"{'  (' + p.unit + ')' if p.unit else ''}")
             return
-        query = QueryDict(mutable=True)
-        for item in opts["set"]:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip():
-                raise CommandError(f"--set expects NAME=VALUE (got {item!r})")
-            query[name.strip()] = value
-        if opts["seed"] is not None:
-            query["seed"] = opts["seed"]
+        query = query_from_sets(opts["set"], opts["seed"])
         state = sims.resolve(sim, query)
         if state.first_problem is not None:
             raise CommandError(state.first_problem.message)

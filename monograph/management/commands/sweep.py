@@ -7,12 +7,12 @@ import json
 import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.http import QueryDict
 
 import simulations
 from simulations import ParamError
 
 from ... import sims, sweeps
+from ...cli import query_from_sets
 
 
 class Command(BaseCommand):
@@ -39,12 +39,7 @@ class Command(BaseCommand):
         if sim is None:
             known = ", ".join(simulations.registry())
             raise CommandError(f"unknown simulation {opts['simulation']!r} (known: {known})")
-        query = QueryDict(mutable=True)
-        for item in opts["set"]:
-            name, sep, value = item.partition("=")
-            if not sep or not name.strip():
-                raise CommandError(f"--set expects NAME=VALUE (got {item!r})")
-            query[name.strip()] = value
+        query = query_from_sets(opts["set"], opts["seed"])
         name, sep, span = opts["vary"].partition("=")
         query["vary"] = name.strip()
         if sep:
@@ -61,8 +56,6 @@ class Command(BaseCommand):
             query["by"] = by.strip()
             if sep:
                 query["by_values"] = values
-        if opts["seed"] is not None:
-            query["seed"] = opts["seed"]
         try:
             state = sweeps.resolve(sim, query)
         except ParamError as exc:

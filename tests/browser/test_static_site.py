@@ -1,0 +1,69 @@
+"""The static export read in a browser with no app running: a plain static file server."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from devtools import localserver
+from monograph import content
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    call_command("export", str(out), "--overwrite", "--live-url", "https://book.example.org")
+    return out
+
+
+@contextlib.contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    port = localserver.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", localserver.HOST,
+         "--directory", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://{localserver.HOST}:{port}"
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/", timeout=1).close()
+                break
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_export_reads_and_switches_presets_with_only_a_static_server(exported, new_context):
+    chapter = next(p for p in content.book().pages if p.simulation and len(p.presets) >= 2)
+    slug = chapter.simulation
+    with static_server(exported) as base:
+        page = new_context().new_page()
+        page.goto(f"{base}{chapter.url}")
+        page.wait_for_selector(f"#chart-{slug}[data-drawn]", state="attached")
+        assert page.locator("h1").inner_text() == chapter.title
+        assert page.locator(f"#fig-{slug} form").count() == 0  # no sliders without a server
+        before = page.locator(f"#result-{slug} .summary").inner_text()
+        preset = chapter.presets[1]
+        page.get_by_role("link", name=preset.label, exact=True).click()
+        page.wait_for_url(f"**{chapter.url}preset-2/**")
+        page.wait_for_selector(f"#chart-{slug}[data-drawn]", state="attached")
+        current = page.locator(f"#fig-{slug} .presets [aria-current]")
+        assert current.inner_text() == preset.label
+        assert page.locator(f"#result-{slug} .summary").inner_text() != before
+        live = page.locator(f"#fig-{slug} a.live-link").get_attribute("href")
+        assert live.startswith(f"https://book.example.org{chapter.url}?")
+        png = page.locator(f"#fig-{slug} .share-links a", has_text="PNG").get_attribute("href")
+        with urllib.request.urlopen(f"{base}{png}") as resp:
+            assert resp.read(8) == b"\x89PNG\r\n\x1a\n"
