@@ -46,7 +46,7 @@ def _route(request: HttpRequest) -> str | None:
         return None
 
 
-def _strip_body(response: HttpResponse) -> HttpResponse:
+def strip_body(response: HttpResponse) -> HttpResponse:
     """A HEAD answer: the GET's headers (Content-Length included), no body."""
     if response.streaming:
         response.streaming_content = iter(())  # type: ignore[attr-defined]
@@ -70,7 +70,7 @@ def conditional(get_response: Callable[[HttpRequest], HttpResponse]):
         finally:
             if head:
                 request.method = "HEAD"
-        return _strip_body(response) if head else response
+        return strip_body(response) if head else response
 
     return middleware
 

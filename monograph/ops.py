@@ -23,6 +23,7 @@ import simulations
 
 from . import content, metrics
 from .cache import readiness
+from .conditional import strip_body
 from .version import version
 
 log = logging.getLogger("monograph")
@@ -95,6 +96,14 @@ def probes(get_response: Callable[[HttpRequest], HttpResponse]):
 
     def middleware(request: HttpRequest) -> HttpResponse:
         view = views.get(request.path_info)
-        return view(request) if view else get_response(request)
+        if view is None:
+            return get_response(request)
+        if request.method != "HEAD":
+            return view(request)
+        request.method = "GET"  # HEAD answers wherever GET does (conditional.py's rule)
+        try:
+            return strip_body(view(request))
+        finally:
+            request.method = "HEAD"
 
     return middleware

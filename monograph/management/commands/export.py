@@ -98,6 +98,13 @@ class Command(BaseCommand):
                             help="images drawn at once by the renderer (default 3)")
 
     def handle(self, *args, **opts) -> None:
+        # An export is an offline batch job with nobody waiting: the server's admission
+        # limits (deadlines, per-client budgets) would only make it fail half-way.
+        admission = {**getattr(settings, "ADMISSION", {}), "enabled": False}
+        with override_settings(ADMISSION=admission):
+            self._export(**opts)
+
+    def _export(self, **opts) -> None:
         started = time.perf_counter()
         target: Path = opts["dir"]
         live = _live_url(opts["live_url"])
