@@ -349,6 +349,8 @@ _state: dict[str, Any] = {"book": None, "guides": None}
 def guides() -> Guides:
     """The guides for the current book (re-read whenever the book is)."""
     book = content.book()
+    if _state["book"] is book:  # every page's context asks: no lock once loaded
+        return _state["guides"]
     with _lock:
         if _state["book"] is not book:
             _state["guides"] = load_guides(Path(settings.CONTENT_DIR), book)

@@ -18,7 +18,6 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.cache import cache
 from django.http import (
     Http404,
@@ -464,8 +463,3 @@ def checklist_template(request: HttpRequest) -> HttpResponse:
     resp = HttpResponse("\n".join(lines) + "\n", content_type="text/markdown; charset=utf-8")
     resp["Content-Disposition"] = 'inline; filename="pull_request_template.md"'
     return resp
-
-
-def live_settings() -> dict[str, Any]:
-    """For templates: how often participants poll, how long rooms last."""
-    return {"poll_ms": 1000, "ttl_h": LIVE_TTL_S // 3600, "debug": settings.DEBUG}

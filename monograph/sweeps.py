@@ -28,7 +28,7 @@ import simulations
 from simulations import ParamError, Simulation
 from simulations.engine import sweep as engine
 
-from . import content, images, sims
+from . import content, images, sims, views
 from .version import version
 
 # The whole-sweep URLs (JSON, CSV, images, CLI) stop computing after this long; the points
@@ -182,13 +182,6 @@ def payload(state: SweepState, values: dict[int, dict[str, engine.PointValue]],
 
 
 # -- views -------------------------------------------------------------------------------------
-def _bad_request(sim: Simulation, exc: ParamError) -> JsonResponse:
-    body = {"error": exc.message, "parameter": exc.name}
-    if exc.name in {p.name for p in sim.all_params}:
-        body["allowed"] = sim.param(exc.name).describe()
-    return JsonResponse(body, status=400)
-
-
 def _busy(exc: SweepIncomplete) -> JsonResponse:
     resp = JsonResponse({"error": f"this sweep is still computing ({exc}); the points done are "
                                   "cached, so asking again continues where it stopped"},
@@ -317,7 +310,7 @@ def _state_or_400(request: HttpRequest, sim: str, extras: frozenset[str] = froze
     try:
         return resolve(s, request.GET, extras)
     except ParamError as exc:
-        return _bad_request(s, exc)
+        return views._bad_request(s, exc)
 
 
 @require_GET
