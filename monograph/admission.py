@@ -224,25 +224,30 @@ def _window_key(bucket: str, client: str, window: int, now: float) -> tuple[str,
     return f"rl:{bucket}:{window}:{wid}:{digest}", math.ceil((wid + 1) * window - now)
 
 
-def _used(bucket: str, client: str, cfg: Config, add: int) -> tuple[int, int]:
-    """Add to this window's counter; return (total, seconds until the window ends).
+def count(bucket: str, client: str, window_s: int, add: int = 1) -> tuple[int, int]:
+    """Add to a client's fixed-window counter; return (total, seconds until the window ends).
 
     The cache is the shared store: with Redis every replica counts together. If it fails,
     the limit fails open (the gate still protects the process) and says so in the log.
+    Every per-client limit of the app counts here (runs, exports, live rooms, guesses).
     """
-    key, retry = _window_key(bucket, client, cfg.rate_window_s, time.time())
+    key, retry = _window_key(bucket, client, window_s, time.time())
     try:
         if add == 0:
             return int(cache.get(key, 0)), retry
-        cache.add(key, 0, cfg.rate_window_s + 1)
+        cache.add(key, 0, window_s + 1)
         try:
             return int(cache.incr(key, add)), retry
         except ValueError:  # expired between add and incr
-            cache.set(key, add, cfg.rate_window_s + 1)
+            cache.set(key, add, window_s + 1)
             return add, retry
     except Exception:  # a rate limit is not worth an outage
         log.warning("rate limit store unavailable; not limiting", exc_info=True)
         return 0, retry
+
+
+def _used(bucket: str, client: str, cfg: Config, add: int) -> tuple[int, int]:
+    return count(bucket, client, cfg.rate_window_s, add)
 
 
 def _check_exports(ticket: Ticket, cfg: Config) -> None:

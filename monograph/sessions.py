@@ -198,19 +198,9 @@ def _is_facilitator(request: HttpRequest, room: dict[str, Any]) -> bool:
     return bool(given) and hmac.compare_digest(_hash(given), room["key_hash"])
 
 
-def _client(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
-def _rate_ok(bucket: str, limit: int, window_s: int) -> bool:
-    """A fixed-window counter in the shared cache: True while under the limit."""
-    key = f"live-rate:{bucket}:{int(time.time() // window_s)}"
-    if cache.add(key, 1, window_s):
-        return True
-    try:
-        return cache.incr(key) <= limit
-    except ValueError:  # the window expired between add and incr
-        return cache.add(key, 1, window_s)
+def _rate_ok(bucket: str, client: str, limit: int, window_s: int) -> bool:
+    """Under a per-client limit? (admission's shared counter, so every replica counts.)"""
+    return admission.count(bucket, client, window_s)[0] <= limit
 
 
 def _room_missing(request: HttpRequest, code: str) -> TemplateResponse:
@@ -240,7 +230,8 @@ def _public_state(code: str, room: dict[str, Any]) -> dict[str, Any]:
 def live_create(request: HttpRequest, slug: str) -> HttpResponse:
     """Open a live room for a chapter; the facilitator lands on the presenter holding the key."""
     guide = _guide_or_404(slug)
-    if not _rate_ok(f"create:{_client(request)}", CREATE_PER_HOUR, 3600):
+    # The client as admission control sees it: behind the proxy, the forwarded address.
+    if not _rate_ok("live-create", admission.client_id(request), CREATE_PER_HOUR, 3600):
         resp = JsonResponse({"error": "too many rooms opened from here; try again within the hour"},
                             status=429)
         resp["Retry-After"] = "600"
@@ -358,7 +349,7 @@ def live_predict(request: HttpRequest, code: str) -> JsonResponse:
     elif not p.min <= value <= p.max:
         return JsonResponse({"error": f"value must be between {p.min:g} and {p.max:g}",
                              "parameter": "value"}, status=400)
-    if not _rate_ok(f"predict:{code}:{pid}", 1, max(1, int(PREDICT_EVERY_S))):
+    if not _rate_ok(f"live-predict:{code}", pid, 1, max(1, int(PREDICT_EVERY_S))):
         resp = JsonResponse({"error": "one guess a second, please"}, status=429)
         resp["Retry-After"] = "1"
         return resp
