@@ -9,6 +9,7 @@ each server is stopped (its whole process group) before the next.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -32,7 +33,8 @@ def _first_page_s(port: int, log: Path) -> float:
     env.pop("MAKEFLAGS", None)
     with log.open("wb") as out:
         start = time.monotonic()
-        proc = subprocess.Popen(["make", "--no-print-directory", "run", f"PORT={port}",
+        make = shutil.which("make") or "make"
+        proc = subprocess.Popen([make, "--no-print-directory", "run", f"PORT={port}",  # noqa: S603
                                  f"HOST={localserver.HOST}"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
