@@ -298,11 +298,12 @@ class Operator:
     # generator resumed by the very SimPy event it waits for, scheduled from `now`.
     def play(self, until: float) -> None:
         """Hand every proposal over at its time, then run the clock to `until`."""
-        env = self.env
+        env, handle = self.env, self._handle
+        peek, step = env.peek, env.step
         for i, t in enumerate(self.s.t):
-            while env.peek() <= t:
-                env.step()
-            self._handle(i, t)
+            while peek() <= t:
+                step()
+            handle(i, t)
         env.run(until=until)
 
     def _after(self, now: float, minutes: float) -> simpy.Timeout:
