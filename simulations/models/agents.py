@@ -263,7 +263,7 @@ def make_stream(p: AgentsParams, rng: np.random.Generator) -> Stream:
                   score_logit=logits.tolist(), notice_min=notice.tolist())
 
 
-# -- one policy on the stream: SimPy processes --------------------------------------------
+# -- one policy on the stream: the SimPy clock ------------------------------------------
 class Operator:
     """The agent under one policy, acting on the shared stream of proposals."""
 
@@ -311,22 +311,20 @@ class Operator:
         env = self.env
         return env.timeout(minutes if now == env.now else now + minutes - env.now)
 
-    def _start(self, gen: Generator[Any, Any]) -> None:
-        """Run a proposal's generator until it first waits, then let its event resume it."""
-        try:
-            event = next(gen)
-        except StopIteration:
-            return
-        self._wait(gen, event)
-
-    def _wait(self, gen: Generator[Any, Any], event: simpy.Event) -> None:
+    @staticmethod
+    def _start(gen: Generator[Any, Any]) -> None:
+        """Run a proposal's generator until it waits; each event it waits for resumes it."""
         def wake(fired: simpy.Event) -> None:
             try:
                 following = gen.send(fired.value)
             except StopIteration:
                 return
-            self._wait(gen, following)
+            following.callbacks.append(wake)
 
+        try:
+            event = next(gen)
+        except StopIteration:
+            return
         event.callbacks.append(wake)
 
     def queue_samples(self, every_min: float, horizon_min: float) -> list[int]:
@@ -467,7 +465,11 @@ class Operator:
             if now + LOOP_EVERY_MIN >= stop_at:
                 return
             yield self._after(now, LOOP_EVERY_MIN)
-            ok, now = yield from self._decide(i, self.env.now)
+            now = self.env.now
+            if self.reviewers is None:  # the hot path at high harmful shares: no generator
+                ok = self._gate(i, now)
+            else:
+                ok, now = yield from self._decide(i, now)
             if not ok or now >= stop_at:  # stopped, or approved too late
                 return
             self._act(i, now)
