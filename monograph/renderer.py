@@ -91,6 +91,7 @@ def _kaleido(**kwargs: Any) -> Any:
 
     class KeepPage(kaleido.Kaleido):
         async def _return_kaleido_tab(self, tab: Any) -> None:  # kaleido reloads here
+            tab.js_logger.reset()  # as the reload would: the page's console log, emptied
             await self.tabs_ready.put(tab)
 
     return KeepPage(**kwargs)

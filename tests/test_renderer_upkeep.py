@@ -117,6 +117,8 @@ def test_kaleido_still_returns_tabs_through_the_method_the_renderer_overrides():
     """renderer._kaleido keeps the page between images by overriding this (private) method;
     if a kaleido upgrade renames it, the override silently stops working."""
     import kaleido
+    from kaleido._kaleido_tab._js_logger import JavascriptLogger
 
     assert "_return_kaleido_tab" in vars(kaleido.Kaleido)
     assert "tabs_ready" in kaleido.Kaleido.__annotations__
+    assert callable(JavascriptLogger.reset)  # the override empties the tab's console log
