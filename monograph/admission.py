@@ -6,14 +6,16 @@ What is bounded, per process:
   A request waiting for a cold run gives its slot back, so cached hits keep flowing.
 - CPU work in flight (cold simulation runs and image renders): `MAX_RUNS` at once, of which
   at most one is a full run; `MAX_QUEUE` may wait, each for at most `MAX_WAIT_MS`.
-- A request's life: work that would start after its deadline (`DEADLINE_MS` after it
-  arrived) is dropped unstarted; the client has given up or soon will.
+- A request's life: it must be answered within `DEADLINE_MS` of its arrival. Work is never
+  started unless, at its estimated cost (`Costs`: learned from the runs themselves), it
+  would finish by then with `RENDER_MARGIN_MS` to spare for rendering the answer.
 
 Beyond those bounds a request gets a cheap 503 with `Retry-After`. Before refusing, an
-interactive request (a page or a slider move, never a data export) is *degraded*: under
-pressure (runs in flight or waiting, or so within the last `BROWNOUT_MS`) it runs a
-quicker, smaller sample (`Simulation.quick`), labelled as a preview
-with its wider confidence interval, and cached apart from the full result.
+interactive request (a page or a slider move, never a data export) is *degraded* when its
+full run would not be done within `FULL_BUDGET_MS` of its arrival (the gate predicts the
+wait from what runs and waits, and each kind of run's cost): it runs a quicker, smaller
+sample (`Simulation.quick`), labelled as a preview with its wider confidence interval, and
+cached apart from the full result. When the full run fits the budget, it gets the full run.
 
 Per client (REMOTE_ADDR, or the proxy's X-Forwarded-For when MONOGRAPH_BEHIND_PROXY is on),
 through the Django cache so that every process and replica sharing it counts together:
@@ -77,8 +79,10 @@ class Config:
     max_active: int = 4
     max_queue: int = 16
     max_wait_s: float = 0.5
-    brownout_s: float = 2.0
     deadline_s: float = 1.0
+    full_budget_s: float = 0.25
+    margin_s: float = 0.15
+    default_cost_s: float = 0.25
     degrade: bool = True
     rate_window_s: int = 10
     rate_run_ms: int = 6000
@@ -104,7 +108,8 @@ class Ticket:
     """One request's standing: who sent it, when it must be done, what it may get."""
 
     client: str
-    deadline: float  # time.monotonic()
+    arrived: float  # clock()
+    deadline: float  # clock()
     interactive: bool
     holding: bool = False  # inside the gate already (an image render re-running its result)
     lane: Lane | None = None  # the request slot it holds, if any (released to wait for runs)
@@ -116,6 +121,70 @@ class Ticket:
 
 
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("admission", default=None)
+
+
+# -- what runs cost, learned from the runs themselves -------------------------------------
+def clock() -> float:
+    """The admission clock (monotonic seconds); tests replace it with a fake one."""
+    return time.monotonic()
+
+
+class Costs:
+    """The wall-clock seconds a kind of run takes here and now, learned from the runs.
+
+    Per kind (a simulation, its sample size, the magnitude of its main parameter; or an
+    image render): a moving average of the time and of its deviation, as TCP estimates a
+    round trip (RFC 6298), and the estimate is the average plus twice the deviation, so a
+    run that costs more than usual seldom overruns it. Wall time, not CPU time: the deadline
+    is on the clock, and a crowded machine makes every run slower. A kind never seen borrows
+    the dearest estimate of its closest relatives (same simulation and sample size, then the
+    same simulation), else `Config.default_cost_s`.
+    """
+
+    ALPHA, BETA, K = 0.25, 0.25, 2.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mean: dict[tuple[Any, ...], float] = {}
+        self._dev: dict[tuple[Any, ...], float] = {}
+
+    def observe(self, key: tuple[Any, ...], seconds: float) -> None:
+        with self._lock:
+            mean = self._mean.get(key)
+            if mean is None:
+                self._mean[key], self._dev[key] = seconds, seconds / 2
+                return
+            self._dev[key] = (1 - self.BETA) * self._dev[key] + self.BETA * abs(seconds - mean)
+            self._mean[key] = (1 - self.ALPHA) * mean + self.ALPHA * seconds
+
+    def estimate(self, key: tuple[Any, ...], default: float) -> float:
+        with self._lock:
+            for n in range(len(key), 0, -1):
+                known = [self._mean[k] + self.K * self._dev[k] for k in self._mean
+                         if k[:n] == key[:n]]
+                if known:
+                    return max(known)
+        return default
+
+    def clear(self) -> None:
+        with self._lock:
+            self._mean.clear()
+            self._dev.clear()
+
+
+COSTS = Costs()
+IMAGE = ("image",)
+
+
+def cost_key(sim: Simulation, params: Any) -> tuple[Any, ...]:
+    """The kind of a run, for its cost: simulation, sample size, and the main parameter's
+    order of magnitude (the knob a reader drags; cost grows with it in every model here)."""
+    sample = sim.sample_param
+    size = getattr(params, sample.name) if sample is not None else None
+    main = getattr(params, sim.main_param)
+    if isinstance(main, int | float) and not isinstance(main, bool) and main > 0:
+        main = round(math.log2(main))
+    return (sim.slug, size, main if isinstance(main, int | float | str | bool) else repr(main))
 
 
 # -- per-process limits -----------------------------------------------------------------
@@ -130,9 +199,9 @@ class Lane:
 
     def acquire(self, cfg: Config, deadline: float) -> None:
         with self._cond:
-            until = min(time.monotonic() + cfg.max_wait_s, deadline)
+            until = min(clock() + cfg.max_wait_s, deadline)
             while self.active >= cfg.max_active:
-                left = until - time.monotonic()
+                left = until - clock()
                 if left <= 0:
                     raise Shed(503, "busy", cfg.retry_after_s,
                                "The server is busy. Retry shortly.")
@@ -148,60 +217,107 @@ class Lane:
 LANE = Lane()
 
 
+@dataclass(eq=False)
+class Job:
+    """A run admitted to the gate: full or not, its estimated seconds, when it started."""
+
+    full: bool
+    cost: float
+    started: float | None = None
+
+
 class Gate:
-    """A counting gate for CPU work with a bounded, time-limited wait and one full-run lane."""
+    """A counting gate for CPU work with a bounded, time-limited wait and one full-run lane.
+
+    It knows what runs and what waits, with each one's estimated cost, so it can predict
+    when a newcomer would start (`predicted_wait`): the basis for choosing a full run or a
+    preview, and for never starting work that cannot finish by its deadline.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self.running = 0
-        self.full_running = 0
-        self.waiting = 0
-        self.pressed_at = -math.inf
+        self.jobs: list[Job] = []  # running and waiting, in arrival order
 
-    def pressure(self, cfg: Config) -> bool:
-        """Someone is computing or waiting, or was within the last `brownout_s`: a newcomer
-        should not start a full sample. The memory keeps a busy spell from flapping between
-        full runs (which slow everyone) and previews, one request at a time."""
-        now = time.monotonic()
+    @property
+    def running(self) -> int:
+        return sum(j.started is not None for j in self.jobs)
+
+    @property
+    def waiting(self) -> int:
+        return sum(j.started is None for j in self.jobs)
+
+    def predicted_wait(self, cfg: Config, full: bool, now: float) -> float:
+        """Seconds before a newcomer could start: the runs in flight finish at their
+        estimates, the waiting ones take the slots (and the full lane) in turn, then it."""
         with self._cond:
-            if self.running > 0 or self.waiting > 0:
-                self.pressed_at = now
-                return True
-            return now - self.pressed_at < cfg.brownout_s
+            return self._predicted_wait(cfg, full, now)
+
+    def _predicted_wait(self, cfg: Config, full: bool, now: float) -> float:
+        running = [(j, max(now, j.started + j.cost)) for j in self.jobs if j.started is not None]
+        slots = sorted([now] * cfg.max_runs + [end for _, end in running])[-cfg.max_runs:]
+        lane = max([now] + [end for j, end in running if j.full])
+
+        def place(is_full: bool, cost: float) -> float:
+            nonlocal lane
+            slots.sort()
+            start = max(slots[0], lane) if is_full else slots[0]
+            # It takes the slot freed last by then, leaving the earlier ones to others: a
+            # full run waiting for the lane holds no slot meanwhile.
+            i = max(i for i, free in enumerate(slots) if free <= start)
+            slots[i] = start + cost
+            if is_full:
+                lane = start + cost
+            return start
+
+        for j in self.jobs:
+            if j.started is None:
+                place(j.full, j.cost)
+        return place(full, 0.0) - now
 
     @contextlib.contextmanager
-    def enter(self, cfg: Config, deadline: float, full: bool) -> Iterator[None]:
+    def enter(self, cfg: Config, full: bool, cost: float, latest_start: float) -> Iterator[Job]:
+        """Wait for a slot (and the full lane for a full run), at most `max_wait_s` and never
+        past `latest_start`: the last moment from which the run, at its estimated cost, still
+        finishes by the request's deadline. Work that cannot is never started."""
+        job = Job(full, cost)
         with self._cond:
-            if self._full(cfg, full) and self.waiting >= cfg.max_queue:
+            if self._blocked(cfg, full) and self.waiting >= cfg.max_queue:
                 raise Shed(503, "queue_full", cfg.retry_after_s,
                            "The server is busy: too many runs are waiting. Retry shortly.")
-            self.waiting += 1
+            self.jobs.append(job)
             try:
-                until = min(time.monotonic() + cfg.max_wait_s, deadline)
-                while self._full(cfg, full):
-                    left = until - time.monotonic()
+                patience = clock() + cfg.max_wait_s
+                while self._blocked(cfg, full):
+                    left = min(patience, latest_start) - clock()
                     if left <= 0:
-                        raise Shed(503, "wait_timeout", cfg.retry_after_s,
-                                   "The server is busy: the run could not start in time. "
-                                   "Retry shortly.")
+                        raise (_too_late(cfg) if latest_start <= patience else
+                               Shed(503, "wait_timeout", cfg.retry_after_s,
+                                    "The server is busy: the run could not start in time. "
+                                    "Retry shortly."))
                     self._cond.wait(left)
-            finally:
-                self.waiting -= 1
-            if time.monotonic() >= deadline:
-                raise Shed(503, "deadline", cfg.retry_after_s,
-                           "The request's deadline passed before its run could start.")
-            self.running += 1
-            self.full_running += full
+                if clock() > latest_start:
+                    raise _too_late(cfg)
+            except Shed:
+                self.jobs.remove(job)
+                self._cond.notify_all()
+                raise
+            job.started = clock()
         try:
-            yield
+            yield job
         finally:
             with self._cond:
-                self.running -= 1
-                self.full_running -= full
+                self.jobs.remove(job)
                 self._cond.notify_all()
 
-    def _full(self, cfg: Config, full: bool) -> bool:
-        return self.running >= cfg.max_runs or (full and self.full_running >= 1)
+    def _blocked(self, cfg: Config, full: bool) -> bool:
+        running = [j for j in self.jobs if j.started is not None]
+        return len(running) >= cfg.max_runs or (full and any(j.full for j in running))
+
+
+def _too_late(cfg: Config) -> Shed:
+    return Shed(503, "deadline", cfg.retry_after_s,
+                "The server is busy: this run could not finish before the request's deadline. "
+                "Retry shortly.")
 
 
 GATE = Gate()
@@ -273,19 +389,34 @@ def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
     """Admit one cold simulation run: yields None for the full run, or the quick params to
     run instead (a labelled preview). Raises Shed when it cannot be admitted.
 
+    The choice, from the gate's predicted wait and each kind of run's learned cost:
+    - the full run when it would be done within `full_budget_s` of the request's arrival
+      (the latency a reader should see, less rendering), and always for a request that
+      cannot be degraded;
+    - else, for an interactive request whose model has a sample size, the quick preview;
+    - and never work that would not finish by the deadline, less `margin_s` for rendering
+      the answer: that is shed unstarted (503, reason `deadline`).
     Outside a request (warm-up, `manage.py simulate`) or with admission off: full, ungated.
+    Every run's wall time teaches `COSTS` (`sims` reports it, cache hits excluded).
     """
     ticket, cfg = _ticket.get(), Config.current()
     if ticket is None or not cfg.enabled or ticket.holding:
         yield None
         return
     _check_run_budget(ticket, cfg)
-    quick = None
-    if cfg.degrade and ticket.interactive and GATE.pressure(cfg):
-        quick = sim.quick(params)
+    cost = COSTS.estimate(cost_key(sim, params), cfg.default_cost_s)
+    quick = sim.quick(params) if cfg.degrade and ticket.interactive else None
+    if quick is not None:
+        now = clock()
+        done = now + GATE.predicted_wait(cfg, True, now) + cost
+        if done <= ticket.arrived + cfg.full_budget_s and done + cfg.margin_s <= ticket.deadline:
+            quick = None  # the full run fits the latency budget: no need to degrade
+        else:
+            cost = COSTS.estimate(cost_key(sim, quick), cfg.default_cost_s)
     ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
-    with GATE.enter(cfg, ticket.deadline, full=quick is None):
-        start = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
+    latest_start = ticket.deadline - cost - cfg.margin_s
+    with GATE.enter(cfg, quick is None, cost, latest_start):
+        cpu = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
         ticket.holding = True
         try:
             if quick is not None:
@@ -293,7 +424,7 @@ def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
             yield quick
         finally:
             ticket.holding = False
-            _used("run", ticket.client, cfg, max(1, round((time.thread_time() - start) * 1000)))
+            _used("run", ticket.client, cfg, max(1, round((time.thread_time() - cpu) * 1000)))
 
 
 @contextlib.contextmanager
@@ -314,16 +445,19 @@ def ungated() -> Iterator[None]:
 
 @contextlib.contextmanager
 def heavy_work() -> Iterator[None]:
-    """Admit other CPU-heavy work (an image render) through the same gate, never degraded."""
+    """Admit other CPU-heavy work (an image render) through the same gate, never degraded,
+    never started when it would not finish by the deadline."""
     ticket, cfg = _ticket.get(), Config.current()
     if ticket is None or not cfg.enabled or ticket.holding:
         yield
         return
     ticket.leave_lane()
-    with GATE.enter(cfg, ticket.deadline, full=True):
+    cost = COSTS.estimate(IMAGE, cfg.default_cost_s)
+    with GATE.enter(cfg, True, cost, ticket.deadline - cost - cfg.margin_s) as job:
         ticket.holding = True
         try:
             yield
+            COSTS.observe(IMAGE, clock() - (job.started or 0.0))
         finally:
             ticket.holding = False
 
@@ -353,9 +487,9 @@ class AdmissionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        cfg = Config.current()
-        ticket = Ticket(client=client_id(request),
-                        deadline=time.monotonic() + cfg.deadline_s, interactive=False)
+        cfg, now = Config.current(), clock()
+        ticket = Ticket(client=client_id(request), arrived=now, deadline=now + cfg.deadline_s,
+                        interactive=False)
         token = _ticket.set(ticket)
         try:
             return self.get_response(request)

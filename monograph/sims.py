@@ -173,6 +173,7 @@ def _execute(state: State, params: Any) -> Run:
     start = time.perf_counter()
     result = simulations.execute(state.sim, params, state.seed)
     elapsed = time.perf_counter() - start
+    admission.COSTS.observe(admission.cost_key(state.sim, params), elapsed)
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
     return Run(
