@@ -9,8 +9,9 @@ The driver names the user class to run:
 - cached: the same fragment again and again (the cache answers).
 - cold: a fresh seed on every request (every request is a cold run).
 
-Every request is written to LOG (CSV: start, latency ms, status, retry-after) so the driver
-computes percentiles and the build-up over time itself.
+Every request is written to LOG (CSV: start, latency ms, status, retry-after, kind: `preview`
+when the answer is a labelled quick preview, else `full`) so the driver computes
+percentiles, the build-up over time and the share of previews itself.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from locust import FastHttpUser, between, constant, constant_pacing, events, tas
 LOG = os.environ.get("LOG", "requests.csv")
 MOVES_PER_S = 2.0
 FANOUT_MAX = 500
+PREVIEW_MARK = b'class="preview-note"'  # how a fragment says it is a quick preview
 _log = open(LOG, "w", buffering=1)  # noqa: SIM115 - open for the whole run
-_log.write("start,ms,status,retry_after\n")
+_log.write("start,ms,status,retry_after,kind\n")
 _seeds = itertools.count(1000)
 
 
@@ -40,7 +42,9 @@ def _record(request_type, name, response_time, response_length, response=None,
         retry = response.headers.get("Retry-After", "") or ""
     if exception is not None and not status:
         status = 0
-    _log.write(f"{start_time or time.time():.3f},{response_time:.1f},{status},{retry}\n")
+    kind = "preview" if status == 200 and PREVIEW_MARK in (getattr(response, "content", b"") or b"") \
+        else "full"
+    _log.write(f"{start_time or time.time():.3f},{response_time:.1f},{status},{retry},{kind}\n")
 
 
 class _Slider:

@@ -37,7 +37,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,7 +78,7 @@ class Config:
     max_runs: int = 2
     max_active: int = 4
     max_queue: int = 16
-    max_wait_s: float = 0.5
+    max_wait_s: float = 1.0
     deadline_s: float = 1.0
     full_budget_s: float = 0.25
     margin_s: float = 0.15
@@ -97,10 +97,12 @@ class Config:
 class Shed(Exception):
     """A request refused before its work started: 429 (this client) or 503 (everyone)."""
 
-    def __init__(self, status: int, reason: str, retry_after: int, message: str):
+    def __init__(self, status: int, reason: str, retry_after: int, message: str,
+                 detail: str = ""):
         super().__init__(message)
         self.status, self.reason, self.retry_after, self.message = (
             status, reason, max(1, int(retry_after)), message)
+        self.detail = detail  # for the log only: the figures behind the decision
 
 
 @dataclass
@@ -130,46 +132,97 @@ def clock() -> float:
 
 
 class Costs:
-    """The wall-clock seconds a kind of run takes here and now, learned from the runs.
+    """The wall-clock seconds a kind of run would take here and now, learned from the runs.
 
-    Per kind (a simulation, its sample size, the magnitude of its main parameter; or an
-    image render): a moving average of the time and of its deviation, as TCP estimates a
-    round trip (RFC 6298), and the estimate is the average plus twice the deviation, so a
-    run that costs more than usual seldom overruns it. Wall time, not CPU time: the deadline
-    is on the clock, and a crowded machine makes every run slower. A kind never seen borrows
-    the dearest estimate of its closest relatives (same simulation and sample size, then the
-    same simulation), else `Config.default_cost_s`.
+    A run's cost is split into what the kind of run needs and how crowded the machine is:
+    - per kind (a simulation, its sample size, the magnitude of its main parameter): its CPU
+      seconds, as a moving average and deviation, as TCP estimates a round trip (RFC 6298);
+      the need is the average plus twice the deviation, so a dearer-than-usual run seldom
+      overruns it. CPU time does not change with the load, so a busy spell cannot inflate
+      it (and a kind whose estimate kept it from running would never be measured again);
+    - for the process: the slowdown, wall time over CPU time of the recent runs of every
+      kind (other threads and processes taking turns on the cores). It drifts back to 1
+      when no run has reported for a while, so a spell of refusals cannot freeze it high.
+    estimate = need × slowdown. Work measured only on the clock (an image render, done by
+    another process) keeps its wall time and no slowdown. A kind never seen borrows the
+    dearest estimate of its closest relatives (same simulation and sample size; then the same
+    simulation, scaled to its sample size by `_scale`), else `Config.default_cost_s`.
     """
 
     ALPHA, BETA, K = 0.25, 0.25, 2.0
+    SLOWDOWN_ALPHA, SLOWDOWN_HALF_LIFE_S = 0.2, 5.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._mean: dict[tuple[Any, ...], float] = {}
         self._dev: dict[tuple[Any, ...], float] = {}
+        self._on_clock: set[tuple[Any, ...]] = set()  # measured in wall time: no slowdown
+        self._slowdown, self._slowdown_at = 1.0, -math.inf
 
-    def observe(self, key: tuple[Any, ...], seconds: float) -> None:
+    def observe(self, key: tuple[Any, ...], wall: float, cpu: float | None = None) -> None:
+        """A run of this kind took `wall` seconds, `cpu` of them on this thread's CPU."""
         with self._lock:
+            if cpu is None:
+                self._on_clock.add(key)
+                seconds = wall
+            else:
+                seconds = max(cpu, 1e-4)
+                ratio = max(1.0, wall / seconds)
+                self._slowdown = ((1 - self.SLOWDOWN_ALPHA) * self._slowdown_now(clock())
+                                  + self.SLOWDOWN_ALPHA * ratio)
+                self._slowdown_at = clock()
             mean = self._mean.get(key)
             if mean is None:
-                self._mean[key], self._dev[key] = seconds, seconds / 2
+                self._mean[key], self._dev[key] = seconds, seconds / 4
                 return
             self._dev[key] = (1 - self.BETA) * self._dev[key] + self.BETA * abs(seconds - mean)
             self._mean[key] = (1 - self.ALPHA) * mean + self.ALPHA * seconds
 
+    def slowdown(self) -> float:
+        with self._lock:
+            return self._slowdown_now(clock())
+
+    def _slowdown_now(self, now: float) -> float:
+        age = max(0.0, now - self._slowdown_at)
+        return 1.0 + (self._slowdown - 1.0) * 0.5 ** (age / self.SLOWDOWN_HALF_LIFE_S)
+
     def estimate(self, key: tuple[Any, ...], default: float) -> float:
         with self._lock:
             for n in range(len(key), 0, -1):
-                known = [self._mean[k] + self.K * self._dev[k] for k in self._mean
-                         if k[:n] == key[:n]]
+                known = [self._need(k) * _scale(key, k) for k in self._mean if k[:n] == key[:n]]
                 if known:
-                    return max(known)
+                    slow = 1.0 if key in self._on_clock else self._slowdown_now(clock())
+                    return max(known) * slow
         return default
+
+    def _need(self, key: tuple[Any, ...]) -> float:
+        return self._mean[key] + self.K * self._dev[key]
 
     def clear(self) -> None:
         with self._lock:
             self._mean.clear()
             self._dev.clear()
+            self._on_clock.clear()
+            self._slowdown, self._slowdown_at = 1.0, -math.inf
+
+
+def _scale(key: tuple[Any, ...], known: tuple[Any, ...]) -> float:
+    """What a run of another sample size costs, from a known one, erring high: a larger
+    sample at most proportionally more (ten times the sample, ten times the cost); a smaller
+    one by the square root of the ratio (a tenth of the sample, about a third of the cost;
+    measured on fan-out: a fifth to a quarter, the fixed part of a run does not shrink)."""
+    if len(key) > 1 and len(known) > 1 and isinstance(key[1], int) and isinstance(known[1], int):
+        ratio = key[1] / max(known[1], 1)
+        return ratio if ratio >= 1 else math.sqrt(ratio)
+    return 1.0
+
+
+@contextlib.contextmanager
+def costing(sim: Simulation, params: Any) -> Iterator[None]:
+    """Measure one simulation run (wall and CPU time) to teach `COSTS`."""
+    wall, cpu = clock(), time.thread_time()
+    yield
+    COSTS.observe(cost_key(sim, params), clock() - wall, time.thread_time() - cpu)
 
 
 COSTS = Costs()
@@ -219,10 +272,12 @@ LANE = Lane()
 
 @dataclass(eq=False)
 class Job:
-    """A run admitted to the gate: full or not, its estimated seconds, when it started."""
+    """A run admitted to the gate: full or not, its estimated seconds, the last moment it may
+    start (to finish by its deadline), when it started."""
 
     full: bool
     cost: float
+    latest: float = math.inf
     started: float | None = None
 
 
@@ -278,8 +333,9 @@ class Gate:
     def enter(self, cfg: Config, full: bool, cost: float, latest_start: float) -> Iterator[Job]:
         """Wait for a slot (and the full lane for a full run), at most `max_wait_s` and never
         past `latest_start`: the last moment from which the run, at its estimated cost, still
-        finishes by the request's deadline. Work that cannot is never started."""
-        job = Job(full, cost)
+        finishes by the request's deadline. Work that cannot is never started. Waiting runs
+        start earliest-deadline first, so a burst sheds as few as it can."""
+        job = Job(full, cost, latest_start)
         with self._cond:
             if self._blocked(cfg, full) and self.waiting >= cfg.max_queue:
                 raise Shed(503, "queue_full", cfg.retry_after_s,
@@ -287,16 +343,17 @@ class Gate:
             self.jobs.append(job)
             try:
                 patience = clock() + cfg.max_wait_s
-                while self._blocked(cfg, full):
+                while self._blocked(cfg, full) or self._after_another(cfg, job):
                     left = min(patience, latest_start) - clock()
                     if left <= 0:
-                        raise (_too_late(cfg) if latest_start <= patience else
+                        raise (_too_late(cfg, job, waited=clock() - patience + cfg.max_wait_s)
+                               if latest_start <= patience else
                                Shed(503, "wait_timeout", cfg.retry_after_s,
                                     "The server is busy: the run could not start in time. "
                                     "Retry shortly."))
                     self._cond.wait(left)
                 if clock() > latest_start:
-                    raise _too_late(cfg)
+                    raise _too_late(cfg, job, waited=clock() - patience + cfg.max_wait_s)
             except Shed:
                 self.jobs.remove(job)
                 self._cond.notify_all()
@@ -309,18 +366,39 @@ class Gate:
                 self.jobs.remove(job)
                 self._cond.notify_all()
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run is in flight or waiting (at most `timeout`); True if idle."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self.jobs, timeout)
+
+    def _after_another(self, cfg: Config, job: Job) -> bool:
+        """Another waiting run that could start now must start sooner: it goes first."""
+        return any(j is not job and j.started is None and j.latest < job.latest
+                   and not self._blocked(cfg, j.full) for j in self.jobs)
+
     def _blocked(self, cfg: Config, full: bool) -> bool:
         running = [j for j in self.jobs if j.started is not None]
         return len(running) >= cfg.max_runs or (full and any(j.full for j in running))
 
 
-def _too_late(cfg: Config) -> Shed:
+def _too_late(cfg: Config, job: Job, waited: float) -> Shed:
     return Shed(503, "deadline", cfg.retry_after_s,
                 "The server is busy: this run could not finish before the request's deadline. "
-                "Retry shortly.")
+                "Retry shortly.",
+                detail=f"{'full' if job.full else 'quick'} run estimated at "
+                       f"{job.cost * 1000:.0f} ms (slowdown {COSTS.slowdown():.1f}), waited "
+                       f"{waited * 1000:.0f} ms")
 
 
 GATE = Gate()
+
+
+def when_idle[T](items: Iterable[T], max_pause_s: float = 5.0) -> Iterator[T]:
+    """Hand out background work (the live-number warm-up) one item at a time, each once
+    this process's gate is idle (or after `max_pause_s`): readers' runs go first."""
+    for item in items:
+        GATE.wait_idle(max_pause_s)
+        yield item
 
 
 # -- per-client rate limits (through the shared cache) ------------------------------------
@@ -457,7 +535,7 @@ def heavy_work() -> Iterator[None]:
         ticket.holding = True
         try:
             yield
-            COSTS.observe(IMAGE, clock() - (job.started or 0.0))
+            COSTS.observe(IMAGE, clock() - (job.started or 0.0))  # another process's CPU
         finally:
             ticket.holding = False
 
@@ -524,7 +602,7 @@ class AdmissionMiddleware:
 
 def shed_response(request: HttpRequest, exc: Shed) -> HttpResponse:
     SHED.labels(str(exc.status), exc.reason).inc()
-    log.info("shed %s %s: %s", exc.status, exc.reason, request.path)
+    log.info("shed %s %s: %s %s", exc.status, exc.reason, request.path, exc.detail)
     if is_data_path(request.path):
         resp: HttpResponse = JsonResponse({"error": exc.message, "reason": exc.reason,
                                            "retry_after": exc.retry_after}, status=exc.status)

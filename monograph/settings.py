@@ -309,7 +309,8 @@ ADMISSION = {
     "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
     "max_active": env_int("MONOGRAPH_MAX_ACTIVE", 4),
     "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
-    "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 500) / 1000,
+    # The deadline bounds every wait; a shorter MAX_WAIT_MS sheds sooner than it must.
+    "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 1000) / 1000,
     "deadline_s": env_int("MONOGRAPH_DEADLINE_MS", 1000) / 1000,
     "full_budget_s": env_int("MONOGRAPH_FULL_BUDGET_MS", 250) / 1000,
     "margin_s": env_int("MONOGRAPH_RENDER_MARGIN_MS", 150) / 1000,

@@ -34,6 +34,14 @@ def busy_gate(full: bool = True, cost: float = 60.0):
 
 
 @pytest.fixture
+def fake_clock(monkeypatch):
+    """admission's clock, stopped at 100 s until a test moves it (now[0] += …)."""
+    now = [100.0]
+    monkeypatch.setattr(admission, "clock", lambda: now[0])
+    return now
+
+
+@pytest.fixture
 def costs(monkeypatch):
     """Fake run-cost estimates: full fan-out runs cost `full` seconds, quick ones `quick`."""
 
@@ -133,9 +141,7 @@ def test_the_gate_predicts_a_newcomers_wait_from_what_runs_and_waits():
     assert gate.predicted_wait(cfg, False, now=0.1) == pytest.approx(0.1)
 
 
-def test_the_gate_never_starts_work_whose_latest_start_has_passed(monkeypatch):
-    now = [100.0]
-    monkeypatch.setattr(admission, "clock", lambda: now[0])
+def test_the_gate_never_starts_work_whose_latest_start_has_passed(fake_clock):
     cfg = admission.Config(max_runs=2)
     gate = admission.Gate()
     with pytest.raises(admission.Shed) as shed, gate.enter(cfg, True, 0.5, latest_start=99.9):
@@ -145,25 +151,47 @@ def test_the_gate_never_starts_work_whose_latest_start_has_passed(monkeypatch):
         assert job.started == 100.0
 
 
-def test_run_costs_are_learned_and_an_unseen_kind_borrows_its_dearest_relative():
+def test_run_costs_are_learned_and_an_unseen_kind_borrows_its_dearest_relative(fake_clock):
     costs = admission.Costs()
     for _ in range(50):
-        costs.observe(("fanout", 2000, 3), 0.1)
+        costs.observe(("fanout", 2000, 3), wall=0.1, cpu=0.1)
     assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.1, abs=1e-3)
-    costs.observe(("fanout", 2000, 9), 0.4)  # first sight: 0.4 plus twice half of it
-    assert costs.estimate(("fanout", 2000, 9), 9.0) == pytest.approx(0.8)
-    assert costs.estimate(("fanout", 2000, 6), 9.0) == pytest.approx(0.8)  # the dearer one
-    assert costs.estimate(("fanout", 200, 6), 9.0) == pytest.approx(0.8)  # same simulation
+    costs.observe(("fanout", 2000, 9), wall=0.4, cpu=0.4)  # first sight: 0.4 + 2 × 0.4 / 4
+    assert costs.estimate(("fanout", 2000, 9), 9.0) == pytest.approx(0.6)
+    assert costs.estimate(("fanout", 2000, 6), 9.0) == pytest.approx(0.6)  # the dearer one
+    # A tenth of the sample: scaled by the square root (erring high), not by a tenth.
+    assert costs.estimate(("fanout", 200, 6), 9.0) == pytest.approx(0.6 * math.sqrt(0.1))
+    assert costs.estimate(("fanout", 20000, 6), 9.0) == pytest.approx(6.0)  # ten times the sample
     assert costs.estimate(("drift", 200, 6), 9.0) == 9.0  # nothing known: the default
 
 
-def test_a_run_that_costs_more_than_usual_raises_the_estimate_above_the_average():
+def test_a_run_that_costs_more_than_usual_raises_the_estimate_above_the_average(fake_clock):
     costs = admission.Costs()
     for seconds in [0.1, 0.1, 0.1, 0.1, 0.5] * 10:
-        costs.observe(("fanout", 2000, 3), seconds)
+        costs.observe(("fanout", 2000, 3), wall=seconds, cpu=seconds)
     # The mean moves toward 0.18 (the true average); the deviation term keeps the estimate
     # well above it, so the dear runs seldom overrun (RFC 6298's estimator, K = 2).
     assert costs.estimate(("fanout", 2000, 3), 9.0) > 0.3
+
+
+def test_a_crowded_machine_slows_every_estimate_then_the_slowdown_fades(fake_clock):
+    costs = admission.Costs()
+    for _ in range(50):
+        costs.observe(("fanout", 2000, 3), wall=0.1, cpu=0.1)
+    for _ in range(50):  # other runs now take four times their CPU time on the clock
+        costs.observe(("drift", None, 2), wall=0.04, cpu=0.01)
+    assert costs.slowdown() == pytest.approx(4.0, rel=0.01)
+    assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.4, rel=0.02)
+    fake_clock[0] += 10 * costs.SLOWDOWN_HALF_LIFE_S  # no run has reported since
+    assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.1, rel=0.02)
+
+
+def test_work_measured_only_on_the_clock_keeps_its_wall_time(fake_clock):
+    costs = admission.Costs()
+    for _ in range(50):
+        costs.observe(("drift", None, 2), wall=0.04, cpu=0.01)  # slowdown 4
+    costs.observe(admission.IMAGE, wall=0.2)
+    assert costs.estimate(admission.IMAGE, 9.0) == pytest.approx(0.3)  # 0.2 + 2 × 0.05
 
 
 def test_the_cost_kind_is_the_simulation_its_sample_size_and_main_parameters_magnitude():
@@ -199,7 +227,7 @@ def test_a_slider_move_gets_a_preview_when_waiting_for_the_full_lane_would_break
         client, limits, costs):
     limits(max_runs=2, full_budget_s=0.25)
     costs(full=0.1, quick=0.01)
-    with busy_gate(full=True, cost=0.3):  # the full lane is busy for 0.3 s more
+    with busy_gate(full=True, cost=30.0):  # the full lane is busy far beyond the budget
         text = client.get("/simulations/fanout/figure?seed=20", HTTP_HX_REQUEST="true").content
     assert b'class="preview-note"' in text
 
