@@ -102,7 +102,7 @@ def analyse(log: Path, seconds: int) -> dict:
                         sum(r["status"] in ("429", "503") for r in part),
                         sum(float(r["ms"]) > 1000 for r in part)))
     ok = [float(r["ms"]) for r in rows if r["status"] == "200"]
-    previews = [float(r["ms"]) for r in rows if r.get("kind") == "preview"]
+    full_asked = [r for r in rows if r["asked"] == "full" and r["status"] == "200"]
     return {
         "requests": len(rows), "rps": len(rows) / seconds,
         "p50": pct(ms, 50), "p95": pct(ms, 95), "p99": pct(ms, 99), "max": max(ms),
@@ -117,7 +117,12 @@ def analyse(log: Path, seconds: int) -> dict:
         "met": sum(1 for r in rows if (r["status"] == "200" and float(r["ms"]) <= 1000)
                    or (r["status"] in ("429", "503") and r["retry_after"])) / len(rows),
         "ok_p95": pct(ok, 95),
-        "previews": len(previews), "preview_p95": pct(previews, 95),
+        "drag": sum(r["got"] == "drag" for r in rows),
+        "busy": sum(r["got"] == "busy" for r in rows),
+        "full_asked": len(full_asked),
+        "full_got": sum(r["got"] == "full" for r in full_asked),
+        "full_p95": pct([float(r["ms"]) for r in full_asked], 95),
+        "drag_p95": pct([float(r["ms"]) for r in rows if r["asked"] == "preview"], 95),
         "buckets": buckets,
     }
 
@@ -130,12 +135,17 @@ def table(name: str, a: dict, extra: dict[str, float]) -> str:
         f"#### {name}",
         "",
         "| requests | req/s | p50 | p95 | p99 | max | 200 | 429 | 503 | other 5xx | no answer "
-        "| shed with Retry-After | answered ≤ 1 s | answers that were previews |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| shed with Retry-After | answered ≤ 1 s | drag previews | busy previews "
+        "| full runs asked → full |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {a['requests']} | {a['rps']:.1f} | {a['p50']:.0f} ms | {a['p95']:.0f} ms "
         f"| {a['p99']:.0f} ms | {a['max']:.0f} ms | {a['ok']} | {a['s429']} | {a['s503']} "
         f"| {a['s5xx_other']} | {a['failed']} | {a['shed_with_retry_after']} of {a['shed']} "
-        f"| {a['within_1s']:.1%} | {a['previews']} ({a['previews'] / a['requests']:.0%}) |",
+        f"| {a['within_1s']:.1%} | {a['drag']} | {a['busy']} "
+        f"| {a['full_got']} of {a['full_asked']} ({a['full_got'] / max(a['full_asked'], 1):.0%}) |",
+        "",
+        f"p95 of requests asking for the full run (a release, or every move without drag "
+        f"previews): {a['full_p95']:.0f} ms; of `preview=1` requests: {a['drag_p95']:.0f} ms.",
         "",
         f"Refusals by reason (server side): {reasons}. Quick preview runs (server side): "
         f"{runs:.0f}.",
@@ -194,8 +204,10 @@ def main() -> None:
                              f"{load:.1f} at the end)", a, extra))
             print(f"{name}: p50 {a['p50']:.0f} p95 {a['p95']:.0f} p99 {a['p99']:.0f} ms, "
                   f"{a['rps']:.1f} req/s, 429 {a['s429']}, 503 {a['s503']}, "
-                  f"other 5xx {a['s5xx_other']}, no answer {a['failed']}, previews "
-                  f"{a['previews']}, >1 s {1 - a['within_1s']:.2%}, answered ≤ 1 s or refused with "
+                  f"other 5xx {a['s5xx_other']}, no answer {a['failed']}, drag previews "
+                  f"{a['drag']}, busy previews {a['busy']}, full {a['full_got']} of "
+                  f"{a['full_asked']} asked (p95 {a['full_p95']:.0f} ms), >1 s {1 - a['within_1s']:.2%}, "
+                  f"answered ≤ 1 s or refused with "
                   f"Retry-After {a['met']:.2%}, load {load:.1f}; "
                   f"refused by 10 s: {[bk[4] for bk in a['buckets']]}, over 1 s by 10 s: "
                   f"{[bk[5] for bk in a['buckets']]}; {extra}", flush=True)
