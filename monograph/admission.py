@@ -77,7 +77,7 @@ class Config:
     enabled: bool = True
     max_runs: int = 2
     max_active: int = 4
-    max_queue: int = 16
+    max_queue: int = 64
     max_wait_s: float = 1.0
     deadline_s: float = 1.0
     full_budget_s: float = 0.25
@@ -251,8 +251,10 @@ class Lane:
         self.active = 0
 
     def acquire(self, cfg: Config, deadline: float) -> None:
+        """Wait for a slot, at most `max_wait_s` and never so late that the answer could not
+        be rendered by the deadline (`margin_s` before it)."""
         with self._cond:
-            until = min(clock() + cfg.max_wait_s, deadline)
+            until = min(clock() + cfg.max_wait_s, deadline - cfg.margin_s)
             while self.active >= cfg.max_active:
                 left = until - clock()
                 if left <= 0:

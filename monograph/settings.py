@@ -308,7 +308,7 @@ ADMISSION = {
     "enabled": env_bool("MONOGRAPH_ADMISSION", True),
     "max_runs": env_int("MONOGRAPH_MAX_RUNS", 2),
     "max_active": env_int("MONOGRAPH_MAX_ACTIVE", 4),
-    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 16),
+    "max_queue": env_int("MONOGRAPH_MAX_QUEUE", 64),
     # The deadline bounds every wait; a shorter MAX_WAIT_MS sheds sooner than it must.
     "max_wait_s": env_int("MONOGRAPH_MAX_WAIT_MS", 1000) / 1000,
     "deadline_s": env_int("MONOGRAPH_DEADLINE_MS", 1000) / 1000,

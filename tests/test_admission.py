@@ -151,6 +151,16 @@ def test_the_gate_never_starts_work_whose_latest_start_has_passed(fake_clock):
         assert job.started == 100.0
 
 
+def test_a_request_that_could_not_be_answered_by_its_deadline_does_not_wait_for_a_slot(
+        fake_clock):
+    cfg = admission.Config(max_active=1, margin_s=0.15)
+    lane = admission.Lane()
+    lane.active = 1  # another request holds the only slot
+    with pytest.raises(admission.Shed) as shed:  # 0.1 s left, less than the margin
+        lane.acquire(cfg, deadline=fake_clock[0] + 0.1)
+    assert shed.value.status == 503 and lane.active == 1
+
+
 def test_run_costs_are_learned_and_an_unseen_kind_borrows_its_dearest_relative(fake_clock):
     costs = admission.Costs()
     for _ in range(50):
