@@ -145,7 +145,8 @@ def table(name: str, a: dict, extra: dict[str, float]) -> str:
         f"| {a['full_got']} of {a['full_asked']} ({a['full_got'] / max(a['full_asked'], 1):.0%}) |",
         "",
         f"p95 of requests asking for the full run (a release, or every move without drag "
-        f"previews): {a['full_p95']:.0f} ms; of `preview=1` requests: {a['drag_p95']:.0f} ms.",
+        f"previews): {a['full_p95']:.0f} ms"
+        + (f"; of `preview=1` requests: {a['drag_p95']:.0f} ms." if a["drag"] else "."),
         "",
         f"Refusals by reason (server side): {reasons}. Quick preview runs (server side): "
         f"{runs:.0f}.",
