@@ -192,7 +192,8 @@ def run(state: State) -> Run:
 def _execute(state: State, params: Any) -> Run:
     slug = state.sim.slug
     start = time.perf_counter()
-    result = simulations.execute(state.sim, params, state.seed)
+    with admission.costing(state.sim, params):  # teaches admission what runs cost
+        result = simulations.execute(state.sim, params, state.seed)
     elapsed = time.perf_counter() - start
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
