@@ -174,6 +174,11 @@ def run(state: State) -> Run:
         return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
     wanted = state.sim.quick(state.params) if state.preview else None
+    if wanted is not None:  # a cached preview needs no run slot
+        hit = cache.get(key + ":quick")
+        if hit is not None:
+            return replace(hit, cached=True, preview=admission.preview_label(
+                state.sim, state.params, wanted, "drag"))
     with admission.cold_run(state.sim, state.params, preview=wanted) as quick:
         if quick is None:
             out = _execute(state, state.params)
@@ -181,7 +186,7 @@ def run(state: State) -> Run:
             return out
         reason = "drag" if wanted is not None else "busy"
         label = admission.preview_label(state.sim, state.params, quick, reason)
-        hit = cache.get(key + ":quick")
+        hit = cache.get(key + ":quick") if wanted is None else None
         if hit is not None:
             return replace(hit, cached=True, preview=label)
         out = _execute(state, quick)
