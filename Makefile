@@ -10,6 +10,7 @@ PYTHON ?= python3
 # uv from PATH, else the copy `make uv` installs with pip.
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
+STATIC_MANIFEST := staticfiles/staticfiles.json
 
 .PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy loadtest export
 
@@ -23,9 +24,15 @@ uv:  ## install uv if it is missing (from PyPI, with pip)
 install: uv  ## install the locked environment (.venv) from uv.lock
 	$(UV) sync --frozen
 
-static: install  ## collect and compress static files for WhiteNoise
+static: install $(STATIC_MANIFEST)  ## collect and compress static files for WhiteNoise
+
+# Collected (hashed, brotli and gzip copies) again only when a source could have changed:
+# our static/ files, or the lock file (packages ship static files too). Compressing takes
+# ~10 s of CPU; a warm `make run` skips it.
+$(STATIC_MANIFEST): $(shell find static -type f 2>/dev/null) uv.lock
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
+	@touch $@
 
 run: static  ## serve the book with gunicorn at http://$(HOST):$(PORT)
 	@export PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d); \
@@ -42,10 +49,15 @@ browser-deps:  ## make sure Debian's chromium is installed (browser tests, stati
 ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
 	@bash scripts/ensure-ops-tools.sh
 
+# The suite in two passes: everything but the browser tests on both cores (pytest-xdist;
+# the tests share nothing a second worker could disturb: free ports, a cache directory
+# per worker), then the real-browser tests one at a time, so their waits never race a
+# second Chromium for the 2 cores CI has.
 test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
-	$(RUN) pytest
+	$(RUN) pytest -m "not browser" -n 2
+	$(RUN) pytest -m browser
 
 test-fast: install  ## everything except the browser tests
 	$(RUN) pytest -m "not browser"
