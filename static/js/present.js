@@ -176,7 +176,9 @@
     if (!present) return;
     var box = (e.target && e.target.closest && e.target.closest(".present-figure")) ||
               present.querySelector(".present-figure:not([hidden])");
-    if (box) { roomState.query = figureQuery(box); push(); }
+    // A figure left behind by a quick step forward may settle late: only the one on screen
+    // speaks for the room.
+    if (box && !box.hidden) { roomState.query = figureQuery(box); push(); }
     if (window.location.pathname + window.location.search !== home) history.replaceState(null, "", home);
   });
 
