@@ -291,7 +291,10 @@ def sections(ctx: Context) -> list[Section]:
                    "A fresh browser profile per page, cache disabled; the sum of "
                    "`encodedDataLength` (bytes on the wire, compressed) over every request "
                    "until the charts are drawn and the network is idle. The budget applies "
-                   "to chapter pages.")
+                   "to chapter pages. Counted: the page (gzip), its static files (brotli "
+                   "from WhiteNoise) and each live figure, whose data is inline; not counted: "
+                   "a sweep embed, which loads when scrolled into view (a reader who scrolls "
+                   "to it fetches its fragment then).")
     page.rows = _page_rows(loads, page.failures)
     redraw = Section("Slider moved → chart redrawn, in Chromium", REDRAW_HEAD, [],
                      "On the lab page, a drag of the main slider to each of its positions "

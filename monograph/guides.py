@@ -22,7 +22,7 @@ from .content import ContentError, Page
 
 STEP_KINDS = ("story", "predict", "explore", "exercise", "debrief", "checklist")
 GUIDE_FIELDS = {"chapter", "minutes", "goals", "steps", "prompts", "misconceptions"}
-STEP_FIELDS = {"title", "kind", "minutes", "preset", "notes", "exercise", "predict"}
+STEP_FIELDS = {"title", "kind", "minutes", "figure", "preset", "notes", "exercise", "predict"}
 PREDICT_FIELDS = {"question", "metric", "min", "max", "choices"}
 MAX_CHOICES = 6
 
@@ -72,9 +72,10 @@ class Step:
     kind: str
     minutes: int
     notes: str
-    preset: str | None  # a preset label of the chapter's figure
+    preset: str | None  # a preset label of the step's figure
     exercise: Exercise | None
     predict: Prediction | None
+    figure: str | None = None  # the simulation of the step's figure (with a preset: resolved)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,15 @@ class Guide:
     prompts: tuple[Prompt, ...]
     misconceptions: tuple[Misconception, ...]
     path: Path
+
+    @property
+    def figures_in_order(self) -> list[str]:
+        """The chapter's figures the steps click presets of, the first figure always first."""
+        seen = [self.chapter.figures[0].simulation] if self.chapter.figures else []
+        for s in self.steps:
+            if s.figure and s.figure not in seen:
+                seen.append(s.figure)
+        return seen
 
     @property
     def presets_in_order(self) -> list[str]:
@@ -224,7 +234,7 @@ def load_guide(path: Path, book: content.Book, metric_names: dict[str, set[str]]
     if not isinstance(goals, list) or not 2 <= len(goals) <= 6:
         raise ContentError(path, "goals", "must list 2 to 6 learning goals")
     goal_texts = tuple(_text(path, f"goals[{i}]", g) for i, g in enumerate(goals))
-    preset_labels = [p.label for p in page.presets]
+    figure_names = [f.simulation for f in page.figures]
     exs = exercises(page)
     raw_steps = raw.get("steps")
     if not isinstance(raw_steps, list) or not 3 <= len(raw_steps) <= 20:
@@ -237,10 +247,17 @@ def load_guide(path: Path, book: content.Book, metric_names: dict[str, set[str]]
         if kind not in STEP_KINDS:
             raise ContentError(path, f"{where}.kind", f"must be one of {', '.join(STEP_KINDS)}"
                                                       f" (got {kind!r})")
+        figure = s.get("figure", figure_names[0] if figure_names else None)
+        if "figure" in s and figure not in figure_names:
+            raise ContentError(path, f"{where}.figure", f"the chapter has no figure {figure!r} "
+                                                        f"(its figures: {', '.join(figure_names)})")
+        spec = page.figure(figure) if figure else None
+        preset_labels = [p.label for p in spec.presets] if spec else []
         preset = s.get("preset")
         if preset is not None and preset not in preset_labels:
-            raise ContentError(path, f"{where}.preset", f"unknown preset {preset!r} (the chapter "
-                                                        f"has: {'; '.join(preset_labels)})")
+            raise ContentError(path, f"{where}.preset", f"unknown preset {preset!r} (the "
+                                                        f"{figure} figure has: "
+                                                        f"{'; '.join(preset_labels)})")
         exercise = None
         if "exercise" in s:
             n = _int(path, f"{where}.exercise", s["exercise"], 1, 20)
@@ -257,13 +274,13 @@ def load_guide(path: Path, book: content.Book, metric_names: dict[str, set[str]]
                 raise ContentError(path, f"{where}.preset", "a prediction needs a preset: the "
                                                             "run that gives the true value")
             predict = _prediction(path, f"{where}.predict", s["predict"],
-                                  metric_names.get(page.simulation or "", set()))
+                                  metric_names.get(figure or "", set()))
         elif kind == "predict":
             raise ContentError(path, f"{where}.predict", "a predict step needs a predict block")
         steps.append(Step(_text(path, f"{where}.title", s.get("title")), kind,
                           _int(path, f"{where}.minutes", s.get("minutes"), 1, 60),
                           _text(path, f"{where}.notes", s.get("notes"), required=False),
-                          preset, exercise, predict))
+                          preset, exercise, predict, figure if preset else None))
     total = sum(s.minutes for s in steps)
     if total != minutes:
         raise ContentError(path, "steps", f"step minutes add up to {total}, not {minutes}")
@@ -329,9 +346,10 @@ def load_guides(directory: Path, book: content.Book) -> Guides:
         return Guides({}, ())
     metric_names: dict[str, set[str]] = {}
     for page in book.pages:
-        sim = simulations.get(page.simulation) if page.simulation else None
-        if sim is not None and sim.slug not in metric_names:
-            metric_names[sim.slug] = set(simulations.execute(sim, sim.defaults(), 42)["metrics"])
+        for fig in page.figures:
+            sim = simulations.get(fig.simulation)
+            if sim is not None and sim.slug not in metric_names:
+                metric_names[sim.slug] = set(simulations.execute(sim, sim.defaults(), 42)["metrics"])
     by_chapter = {}
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "paths.yaml":

@@ -58,18 +58,28 @@ def _guide_or_404(slug: str) -> guides.Guide:
     return guide
 
 
-def _preset_queries(page: content.Page) -> dict[str, str]:
-    return {p.label: urlencode(p.query) for p in page.presets}
+def _preset(page: content.Page, step: guides.Step) -> content.Preset | None:
+    spec = page.figure(step.figure) if step.figure else None
+    return next((p for p in spec.presets if p.label == step.preset), None) if spec else None
+
+
+def _step_query(page: content.Page, step: guides.Step) -> str:
+    """The chapter query showing the step's preset: a later figure is named, as its links are."""
+    preset = _preset(page, step)
+    if preset is None:
+        return ""
+    named = {} if step.figure == page.figures[0].simulation else {"figure": step.figure}
+    return urlencode({**named, **preset.query})
 
 
 def _truth(page: content.Page, step: guides.Step) -> dict[str, Any] | None:
     """The true value a prediction step is compared with: its metric at the step's preset."""
-    if step.predict is None or step.preset is None or page.simulation is None:
+    preset = _preset(page, step)
+    if step.predict is None or preset is None:
         return None
-    sim = simulations.get(page.simulation)
+    sim = simulations.get(step.figure or "")
     if sim is None:
         return None
-    preset = next(p for p in page.presets if p.label == step.preset)
     params, seed = sim.parse(preset.query)
     with admission.ungated():  # a guide's answers are the book's own, bounded numbers
         metric = sims.run(sims.State(sim, params, seed)).metrics[step.predict.metric]
@@ -82,10 +92,9 @@ def _truth(page: content.Page, step: guides.Step) -> dict[str, Any] | None:
 
 def _steps(guide: guides.Guide) -> list[dict[str, Any]]:
     """Each step with what the presenter needs: start minute, preset query, the truth."""
-    queries = _preset_queries(guide.chapter)
     starts = guide.start_minutes()
     return [{"n": i + 1, "step": s, "start": starts[i],
-             "preset_query": queries.get(s.preset or "", ""),
+             "preset_query": _step_query(guide.chapter, s),
              "truth": _truth(guide.chapter, s)} for i, s in enumerate(guide.steps)]
 
 
@@ -112,18 +121,35 @@ def sessions_index(request: HttpRequest) -> TemplateResponse:
     })
 
 
-def _figure_for_step(request: HttpRequest, guide: guides.Guide, query: str) -> dict[str, Any]:
-    """The chapter's live figure, as the chapter page builds it, at a given query."""
+def _query_figure(guide: guides.Guide, query: str) -> str | None:
+    """Which of the guide's figures a chapter query is for (`figure=`, else the first)."""
+    from django.http import QueryDict
+
+    named = QueryDict(query).get("figure")
+    figures = guide.figures_in_order
+    return named if named in figures else (figures[0] if figures else None)
+
+
+def _figures_for_steps(guide: guides.Guide, steps: list[dict[str, Any]], query: str
+                       ) -> list[dict[str, Any]]:
+    """The chapter's live figures the guide uses, as the chapter page builds them: the one
+    `query` is for at that query (shown), each other at its first step's preset (hidden)."""
     from django.http import QueryDict
 
     from . import views
 
     page = guide.chapter
-    sim = simulations.get(page.simulation or "")
-    if sim is None:
-        return {}
-    state = sims.resolve(sim, QueryDict(query))
-    return views._figure_context(state, page.url)
+    shown = _query_figure(guide, query)
+    out = []
+    for slug in guide.figures_in_order:
+        sim = simulations.get(slug)
+        if sim is None:
+            continue
+        own = query if slug == shown else next(
+            (s["preset_query"] for s in steps if s["step"].figure == slug), "")
+        state = sims.resolve(sim, sims.without(QueryDict(own), "figure"))
+        out.append(views._figure_context(state, page.url) | {"shown": slug == shown})
+    return out
 
 
 @require_GET
@@ -137,7 +163,7 @@ def present(request: HttpRequest, slug: str) -> TemplateResponse:
         return _room_missing(request, live)
     first = next((s["preset_query"] for s in steps if s["preset_query"]), "")
     ctx = {"guide": guide, "page": guide.chapter, "steps": steps, "room": room, "code": live,
-           "fig": _figure_for_step(request, guide, first)}
+           "figs": _figures_for_steps(guide, steps, first)}
     if room is not None:
         follow_url = request.build_absolute_uri(reverse("live_follow", args=[live]))
         ctx["follow_url"] = follow_url
@@ -161,13 +187,13 @@ def handout(request: HttpRequest, slug: str, answers: bool = False) -> TemplateR
         raise Http404(f"No chapter named {slug!r}")
     guide = guides.guides().by_chapter.get(slug)
     exs = sorted(guides.exercises(page).values(), key=lambda e: e.number)
-    preset = None
-    if guide is not None and guide.presets_in_order:
-        preset = guide.presets_in_order[0]
-    query = _preset_queries(page).get(preset or "", "")
+    first = next((s for s in guide.steps if s.preset), None) if guide is not None else None
+    preset = first.preset if first else None
+    simulation = first.figure if first else page.simulation
+    query = urlencode(_preset(page, first).query) if first else ""
     image = ""
-    if page.simulation:
-        image = reverse("result_svg", args=[page.simulation]) + (f"?{query}" if query else "")
+    if simulation:
+        image = reverse("result_svg", args=[simulation]) + (f"?{query}" if query else "")
     return TemplateResponse(request, "handout.html", {
         "page": page, "guide": guide, "exercises": exs, "answers": answers,
         "image": image, "preset": preset, "items": page.do_this,
@@ -269,11 +295,12 @@ def live_follow(request: HttpRequest, code: str) -> HttpResponse:
         return _room_missing(request, code)
     guide = _guide_or_404(room["chapter"])
     steps = _steps(guide)
-    fig = _figure_for_step(request, guide, room["query"] or next(
+    figs = _figures_for_steps(guide, steps, room["query"] or next(
         (s["preset_query"] for s in steps if s["preset_query"]), ""))
     return TemplateResponse(request, "follow.html", {
         "guide": guide, "page": guide.chapter, "steps": steps, "code": code, "room": room,
-        "state_json": json.dumps(_public_state(code, room)), "fig": fig,
+        "state_json": json.dumps(_public_state(code, room)), "figs": figs,
+        "first_figure": (guide.figures_in_order or [""])[0],
     })
 
 

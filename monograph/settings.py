@@ -111,6 +111,7 @@ MIDDLEWARE = [
     "monograph.middleware.request_id",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "monograph.middleware.Compress",  # pages and data gzipped; outside `conditional` (ETags)
     "monograph.middleware.prometheus",
     "monograph.ops.probes",  # before anything reads the Host header
     "monograph.statuses.methods",

@@ -15,19 +15,22 @@ from django.conf import settings
 
 STYLESHEET = Path(settings.BASE_DIR) / "static" / "css" / "site.css"
 THEMES = ("light", "dark")
-# The rule that sets each theme's variables when a reader picks it.
-_BLOCKS = {"light": r":root\s*\{", "dark": r':root\[data-theme="dark"\]\s*\{'}
+# The :root rule holds both themes' colours, each as light-dark(light, dark).
+_ROOT = re.compile(r":root\s*\{")
 _VAR = re.compile(r"--([a-z-]+)\s*:\s*([^;]+);")
+_LIGHT_DARK = re.compile(r"light-dark\(\s*([^,()]+?)\s*,\s*([^,()]+?)\s*\)")
 
 
 @cache
 def colours(theme: str) -> dict[str, str]:
     """text, grid, zero and bg colours of a theme, as the page uses them for charts."""
     css = STYLESHEET.read_text(encoding="utf-8")
-    match = re.search(_BLOCKS[theme], css)
+    match = _ROOT.search(css)
     if match is None:
-        raise LookupError(f"{STYLESHEET} has no rule for the {theme} theme")
+        raise LookupError(f"{STYLESHEET} has no :root rule with the theme colours")
     block = css[match.end():css.index("}", match.end())]
-    found = dict(_VAR.findall(block))
-    return {"text": found["fg"].strip(), "grid": found["line"].strip(),
-            "zero": found["muted"].strip(), "bg": found["bg"].strip()}
+    found = {}
+    for name, value in _VAR.findall(block):
+        pair = _LIGHT_DARK.fullmatch(value.strip())
+        found[name] = pair.group(THEMES.index(theme) + 1) if pair else value.strip()
+    return {"text": found["fg"], "grid": found["line"], "zero": found["muted"], "bg": found["bg"]}

@@ -29,3 +29,48 @@ def test_export_refuses_a_live_url_that_is_not_an_absolute_http_url(tmp_path, ur
 def test_export_refuses_zero_jobs(tmp_path):
     with pytest.raises(CommandError, match="--jobs must be at least 1"):
         call_command("export", str(tmp_path / "out"), "--jobs", "0")
+
+
+def _multi_figure_chapter():
+    """A chapter whose second figure has presets (resilience: retries, then spike)."""
+    from monograph import content
+
+    return next(p for p in content.book().pages
+                if len(p.figures) >= 2 and p.figures[1].presets)
+
+
+def test_export_writes_a_preset_page_for_every_figure_of_a_chapter():
+    from urllib.parse import parse_qsl, urlsplit
+
+    from monograph import content
+    from monograph.management.commands.export import Command
+
+    page = _multi_figure_chapter()
+    pages = dict(Command()._pages(content.book()))
+    for n, fig in enumerate(page.figures):
+        prefix = "preset-" if n == 0 else f"{fig.simulation}-preset-"
+        for i, preset in enumerate(fig.presets, start=1):
+            asked = urlsplit(pages[f"{page.url}{prefix}{i}/"])
+            assert asked.path == page.url
+            query = dict(parse_qsl(asked.query))
+            assert query.pop("figure", fig.simulation) == fig.simulation
+            assert query == dict(preset.query), f"{fig.simulation} preset {i}"
+
+
+def test_a_later_figure_links_its_presets_to_its_own_preset_pages(client):
+    from urllib.parse import urlencode
+
+    from django.test import override_settings
+
+    from monograph.management.commands import export
+
+    page = _multi_figure_chapter()
+    second = page.figures[1]
+    slug, preset = second.simulation, second.presets[0]
+    with override_settings(TEMPLATES=export._templates("")):
+        html = client.get(f"{page.url}?{urlencode({'figure': slug, **preset.query})}").content.decode()
+    figure = html[html.index(f'id="fig-{slug}"'):]
+    first_link = f'href="{page.url}{slug}-preset-1/#fig-{slug}" aria-current="true"'
+    assert first_link in figure, "the second figure's first preset: its own page, marked current"
+    first_fig = html[html.index(f'id="fig-{page.figures[0].simulation}"'):html.index(f'id="fig-{slug}"')]
+    assert f'href="{page.url}preset-1/#fig-' in first_fig, "the first figure keeps preset-N/"

@@ -23,9 +23,17 @@ def test_each_guide_plans_its_minutes_and_uses_the_chapters_presets_and_exercise
     assert sum(s.minutes for s in guide.steps) == guide.minutes
     kinds = {s.kind for s in guide.steps}
     assert {"story", "predict", "debrief", "checklist"} <= kinds, guide.chapter.slug
-    labels = {p.label for p in guide.chapter.presets}
-    assert set(guide.presets_in_order) <= labels
+    for s in guide.steps:
+        if s.preset:
+            assert s.preset in {p.label for p in guide.chapter.figure(s.figure).presets}, s.title
     assert any(s.exercise for s in guide.steps)
+
+
+@pytest.mark.parametrize("guide", list(GUIDES.by_chapter.values()), ids=lambda g: g.chapter.slug)
+def test_each_guide_takes_the_room_through_every_figure_of_its_chapter(guide):
+    used = {s.figure for s in guide.steps if s.preset}
+    missing = [f.simulation for f in guide.chapter.figures if f.simulation not in used]
+    assert not missing, f"{guide.path.name}: no step shows the {missing} figure (step field `figure`)"
 
 
 def test_every_chapter_with_a_figure_has_a_facilitator_guide():
@@ -75,6 +83,47 @@ def _load(d: Path, text: str):
     return guides.load_guides(d, load_book(d))
 
 
+TWO_FIGURES = ("simulation: fanout\nfigure_caption: Try it.\npresets:\n  - label: Small\n"
+               "    params: {fanout: 2}\n  - label: Big\n    params: {fanout: 200}\n",
+               "figures:\n  - simulation: fanout\n    caption: Try it.\n    presets:\n"
+               "      - label: Small\n        params: {fanout: 2}\n"
+               "  - simulation: retries\n    caption: And this.\n    presets:\n"
+               "      - label: Storm\n        params: {load: 0.9}\n")
+
+
+@pytest.fixture
+def two_figure_dir(book_dir):
+    page = book_dir / "one.md"
+    text = page.read_text().replace(*TWO_FIGURES)
+    page.write_text(text.replace("## Try it together", "[[figure fanout]]\n\n[[figure retries]]\n\n"
+                                                       "## Try it together"))
+    return book_dir
+
+
+def test_a_step_can_show_a_later_figure_of_its_chapter(two_figure_dir):
+    text = GOOD.replace("{title: Talk, kind: debrief, minutes: 10}",
+                        "{title: Talk, kind: explore, minutes: 10, figure: retries, preset: Storm}")
+    g = _load(two_figure_dir, text).by_chapter["one"]
+    assert [(s.figure, s.preset) for s in g.steps] == [(None, None), ("fanout", "Small"),
+                                                       ("retries", "Storm")]
+    assert g.figures_in_order == ["fanout", "retries"]
+
+
+@pytest.mark.parametrize(("step", "field", "text"), [
+    ("figure: spike, preset: Storm", "steps[2].figure",
+     "has no figure 'spike' (its figures: fanout, retries)"),
+    ("preset: Storm", "steps[2].preset", "unknown preset 'Storm' (the fanout figure has: Small"),
+    ("figure: retries, preset: Small", "steps[2].preset",
+     "unknown preset 'Small' (the retries figure has: Storm"),
+])
+def test_a_step_naming_the_wrong_figure_or_preset_names_the_field(two_figure_dir, step, field, text):
+    bad = GOOD.replace("{title: Talk, kind: debrief, minutes: 10}",
+                       "{title: Talk, kind: explore, minutes: 10, " + step + "}")
+    with pytest.raises(ContentError, match=re.escape(text)) as err:
+        _load(two_figure_dir, bad)
+    assert err.value.field == field
+
+
 def test_a_valid_guide_loads(book_dir):
     g = _load(book_dir, GOOD).by_chapter["one"]
     assert [s.kind for s in g.steps] == ["story", "predict", "debrief"]
@@ -106,6 +155,22 @@ def test_the_guide_page_shows_timings_goals_prompts_and_the_runs_true_values(cli
     assert "0′–7′" in html and guide.goals[0] in html
     assert guide.prompts[0].good_answer.split(",")[0] in html
     assert "the run says" in html  # the prediction's answer, from the simulation
+
+
+def test_a_guide_step_on_a_later_figure_links_and_checks_that_figure(client):
+    guide = GUIDES.by_chapter["resilience"]
+    later = next(s for s in guide.steps if s.predict and s.figure != guide.chapter.figures[0].simulation)
+    step = next(d for d in sessions._steps(guide) if d["step"] is later)
+    assert step["preset_query"].startswith(f"figure={later.figure}&")
+    assert step["truth"] is not None and step["truth"]["label"]
+    html = client.get("/chapters/resilience/session/").content.decode()
+    assert f'href="/chapters/resilience/?figure={later.figure}&amp;' in html
+    deck = client.get("/chapters/resilience/session/present/").content.decode()
+    for fig in guide.chapter.figures:  # every figure is on the deck, only the first shown
+        shown = fig is guide.chapter.figures[0]
+        assert (f'class="present-figure" data-figure="{fig.simulation}">' in deck) is shown
+        assert (f'class="present-figure" data-figure="{fig.simulation}" hidden>' in deck) is not shown
+    assert f'data-figure="{later.figure}" data-preset-query="figure={later.figure}&amp;' in deck
 
 
 def test_a_chapter_without_a_guide_and_a_missing_room_say_so(client):

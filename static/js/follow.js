@@ -39,8 +39,12 @@
     }
     if (state.query && state.query !== applied.query) {
       // The chapter's page answers an htmx request for the figure's body with the controls,
-      // presets and result at that state (the same partial a preset click swaps in).
-      var body = root.querySelector(".sim-main[id^='body-']");
+      // presets and result at that state (the same partial a preset click swaps in). The
+      // query names the figure (`figure=`) when it is not the chapter's first.
+      var name = new URLSearchParams(state.query).get("figure") || root.getAttribute("data-first-figure");
+      var box = name && root.querySelector('.follow-figure[data-figure="' + CSS.escape(name) + '"]');
+      if (box) root.querySelectorAll(".follow-figure[data-figure]").forEach(function (b) { b.hidden = b !== box; });
+      var body = box && box.querySelector(".sim-main[id^='body-']");
       if (body && window.htmx) {
         window.htmx.ajax("GET", root.getAttribute("data-chapter-url") + "?" + state.query,
                          { target: "#" + body.id, swap: "outerHTML" });

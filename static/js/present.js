@@ -59,6 +59,22 @@
     });
   }
 
+  /* ---- figures: a chapter may have several; a step shows the one its preset belongs to
+     (a step without a preset keeps the figure on screen). Returns the figure's box. ---- */
+  function figureQuery(box) {  // a figure's state, as its permalink's query
+    var link = box && box.querySelector(".sim-result a.permalink");
+    return link ? (link.getAttribute("href").split("?")[1] || "").split("#")[0] : "";
+  }
+  function showFigure(name) {
+    var boxes = present ? present.querySelectorAll(".present-figure[data-figure]") : [];
+    var target = name && present.querySelector('.present-figure[data-figure="' + name + '"]');
+    if (!target) return Array.prototype.find.call(boxes, function (b) { return !b.hidden; }) || null;
+    boxes.forEach(function (b) { b.hidden = b !== target; });
+    var chart = target.querySelector(".chart[data-drawn]");  // drawn while hidden: fit its box
+    if (chart && window.Plotly && window.Plotly.Plots) window.Plotly.Plots.resize(chart);
+    return target;
+  }
+
   /* ---- steps ---------------------------------------------------------------------- */
   var stepStarted = Date.now(), elapsedBefore = 0, running = false, startedAt = 0;
   function show(n, fromPeer) {
@@ -74,9 +90,11 @@
       var planned = document.getElementById("step-planned");
       if (planned) planned.textContent = sec.getAttribute("data-minutes") + ":00";
       var label = sec.getAttribute("data-preset");
+      var shown = showFigure(sec.getAttribute("data-figure"));
       present.classList.toggle("predicting", sec.hasAttribute("data-predict"));
-      if (label) {
-        var link = Array.prototype.find.call(present.querySelectorAll("a.preset"),
+      if (shown) roomState.query = figureQuery(shown);  // the room sees the figure on screen
+      if (label && shown) {
+        var link = Array.prototype.find.call(shown.querySelectorAll("a.preset"),
                                              function (a) { return a.textContent.trim() === label; });
         if (link && !link.hasAttribute("aria-current")) link.click();
       }
@@ -154,10 +172,13 @@
   /* The figure's htmx answers rewrite the URL to the figure's permalink: keep the presenter's
      URL, and tell the room the figure's new state. */
   var home = window.location.pathname + window.location.search;
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", function (e) {
     if (!present) return;
-    var link = present.querySelector(".sim-result a.permalink");
-    if (link) { roomState.query = (link.getAttribute("href").split("?")[1] || "").split("#")[0]; push(); }
+    var box = (e.target && e.target.closest && e.target.closest(".present-figure")) ||
+              present.querySelector(".present-figure:not([hidden])");
+    // A figure left behind by a quick step forward may settle late: only the one on screen
+    // speaks for the room.
+    if (box && !box.hidden) { roomState.query = figureQuery(box); push(); }
     if (window.location.pathname + window.location.search !== home) history.replaceState(null, "", home);
   });
 

@@ -111,3 +111,31 @@ def test_the_handout_prints_without_answers_and_the_key_with_them(new_context):
     assert 1 <= pages <= 2, f"the handout prints on {pages} A4 pages"
     page.goto(f"/chapters/{SLUG}/handout/answers/")
     assert page.locator(".handout-exercises .answer").count() >= 2
+
+
+def test_a_step_on_a_chapters_second_figure_shows_that_figure_to_the_room(new_context):
+    from monograph import guides
+
+    guide = guides.guides().by_chapter["resilience"]
+    second = guide.chapter.figures[1].simulation
+    n, step = next((i, s) for i, s in enumerate(guide.steps, start=1) if s.figure == second)
+    fac = new_context(viewport={"width": 1280, "height": 720}).new_page()
+    fac.goto("/chapters/resilience/session/")
+    fac.click(".session-actions button[type=submit]")
+    fac.wait_for_url(re.compile(r".*/session/present/\?live=[A-Z0-9]{6}$"))
+    code = fac.locator(".room-code .code").inner_text()
+    follower = new_context().new_page()
+    follower.goto(f"/s/{code}/")
+
+    for _ in range(n - 1):
+        fac.keyboard.press("ArrowRight")
+    assert _step_shown(fac) == n
+    current = f".present-figure[data-figure='{second}'] .presets [aria-current]"
+    fac.wait_for_selector(f"{current}:text-is('{step.preset}')", timeout=20_000)
+    assert fac.locator(".present-figure:not([hidden])").get_attribute("data-figure") == second
+
+    follower.wait_for_function(SHOWN.format(n), timeout=10_000)
+    box = f".follow-figure[data-figure='{second}']"
+    follower.wait_for_selector(f"{box}:not([hidden]) .presets [aria-current]:text-is('{step.preset}')",
+                               timeout=20_000)
+    assert follower.locator(".follow-figure:not([hidden])").count() == 1

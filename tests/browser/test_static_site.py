@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.utils.html import escape
 
 from devtools import localserver
 from monograph import content
@@ -67,3 +68,14 @@ def test_the_export_reads_and_switches_presets_with_only_a_static_server(exporte
         png = page.locator(f"#fig-{slug} .share-links a", has_text="PNG").get_attribute("href")
         with urllib.request.urlopen(f"{base}{png}") as resp:
             assert resp.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_figure_of_a_multi_figure_chapter_gets_its_own_preset_pages(exported):
+    chapter = next(p for p in content.book().pages if len(p.figures) >= 2 and p.figures[1].presets)
+    for fig in chapter.figures[1:]:
+        slug = fig.simulation
+        for i, preset in enumerate(fig.presets, start=1):
+            html = (exported / chapter.url.strip("/") / f"{slug}-preset-{i}" / "index.html"
+                    ).read_text()
+            current = html[html.index(f'id="fig-{slug}"'):].split("aria-current", 1)[1]
+            assert current.split("</a>", 1)[0].endswith(f">{escape(preset.label)}"), (slug, i)

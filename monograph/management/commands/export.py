@@ -26,6 +26,7 @@ from django.test import Client, override_settings
 import simulations
 
 from ... import content, images, renderer, sims
+from ...templatetags.export_tags import preset_path
 
 EXPORT_TEMPLATES = Path(settings.BASE_DIR) / "templates" / "export"
 
@@ -142,13 +143,15 @@ class Command(BaseCommand):
         out = [("/", "/"), ("/simulations/", "/simulations/")]
         for page in book.pages:
             out.append((page.url, page.url))
-            if page.simulation:
-                out += [(f"{page.url}preset-{i}/", f"{page.url}?{urlencode(p.query)}")
-                        for i, p in enumerate(page.presets, start=1)]
+            for n, fig in enumerate(page.figures):
+                named = {"figure": fig.simulation} if n else {}  # as the live page's links
+                out += [(preset_path(page.url, fig.simulation, i),
+                         f"{page.url}?{urlencode({**named, **p.query})}")
+                        for i, p in enumerate(fig.presets, start=1)]
         for slug in simulations.registry():
             lab = f"/simulations/{slug}/"
             out += [(lab, lab), (f"{lab}embed/", f"{lab}embed?controls=0")]
-            out += [(f"{lab}preset-{i}/", f"{lab}?{urlencode(p.query)}")
+            out += [(preset_path(lab, slug, i), f"{lab}?{urlencode(p.query)}")
                     for i, p in enumerate(book.presets_for_simulation(slug), start=1)]
         return out
 
