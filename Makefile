@@ -42,10 +42,15 @@ browser-deps:  ## make sure Debian's chromium is installed (browser tests, stati
 ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
 	@bash scripts/ensure-ops-tools.sh
 
+# The suite in two passes: everything but the browser tests on both cores (pytest-xdist;
+# the tests share nothing a second worker could disturb: free ports, a cache directory
+# per worker), then the real-browser tests one at a time, so their waits never race a
+# second Chromium for the 2 cores CI has.
 test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
-	$(RUN) pytest
+	$(RUN) pytest -m "not browser" -n 2
+	$(RUN) pytest -m browser
 
 test-fast: install  ## everything except the browser tests
 	$(RUN) pytest -m "not browser"

@@ -1,6 +1,7 @@
 """make bench: measure the quality bars; print tables and write docs/performance.md.
 
-    python -m devtools.bench [--runs N] [--no-browser] [--only SLUG] [--output PATH] [--check]
+    python -m devtools.bench [--runs N] [--no-browser] [--only SLUG] [--pass NAME]
+                             [--output PATH] [--check]
 
 A benchmark, not a test: budgets are reported, not enforced (unless --check).
 
@@ -185,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="server-side measurements only (no gunicorn, no chromium)")
     parser.add_argument("--only", metavar="SLUG", action="append", default=[],
                         help="only this simulation (repeatable)")
+    parser.add_argument("--pass", dest="passes", metavar="NAME", action="append", default=[],
+                        help="only this pass, devtools/bench_NAME.py (repeatable), e.g. browser")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"where to write the Markdown report (default {DOCS}; a partial "
                              "run writes it only when this is given)")
@@ -198,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown simulation(s) {unknown}; known: {', '.join(registry)}")
     chosen = [registry[s] for s in (args.only or registry)]
-    partial = bool(args.only) or args.no_browser
+    known = {m.__name__.rsplit(".", 1)[-1].removeprefix("bench_"): m for m in passes()}
+    bad = [n for n in args.passes if n not in known]
+    if bad:
+        parser.error(f"unknown pass(es) {bad}; known: {', '.join(known)}")
+    selected = [m for n, m in known.items() if not args.passes or n in args.passes]
+    partial = bool(args.only) or args.no_browser or bool(args.passes)
 
     # One log line per request would drown the table.
     logging.getLogger("monograph").setLevel(logging.WARNING)
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                   browser=not args.no_browser)
     sections: list[Section] = []
     try:
-        for module in passes():
+        for module in selected:
             sections += module.sections(ctx)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -269,26 +269,28 @@ def _check_run_budget(ticket: Ticket, cfg: Config) -> None:
 
 # -- what the rest of the app calls -------------------------------------------------------
 @contextlib.contextmanager
-def cold_run(sim: Simulation, params: Any) -> Iterator[Any | None]:
+def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterator[Any | None]:
     """Admit one cold simulation run: yields None for the full run, or the quick params to
-    run instead (a labelled preview). Raises Shed when it cannot be admitted.
+    run instead (a labelled preview). Raises Shed when it cannot be admitted. `preview`:
+    the quick params a dragging slider asked for, admitted as a quick run.
 
-    Outside a request (warm-up, `manage.py simulate`) or with admission off: full, ungated.
+    Outside a request (warm-up, `manage.py simulate`) or with admission off: full, ungated
+    (or the asked-for preview, ungated).
     """
     ticket, cfg = _ticket.get(), Config.current()
     if ticket is None or not cfg.enabled or ticket.holding:
-        yield None
+        yield preview
         return
     _check_run_budget(ticket, cfg)
-    quick = None
-    if cfg.degrade and ticket.interactive and GATE.pressure(cfg):
+    quick = preview
+    if quick is None and cfg.degrade and ticket.interactive and GATE.pressure(cfg):
         quick = sim.quick(params)
     ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
     with GATE.enter(cfg, ticket.deadline, full=quick is None):
         start = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
         ticket.holding = True
         try:
-            if quick is not None:
+            if quick is not None and preview is None:
                 DEGRADED.inc()
             yield quick
         finally:
@@ -328,15 +330,22 @@ def heavy_work() -> Iterator[None]:
             ticket.holding = False
 
 
-def preview_label(sim: Simulation, params: Any, quick: Any) -> dict[str, Any]:
+PREVIEW_WORDS = {  # reason → (why, what next)
+    "busy": ("Quick preview while the server is busy", "Run again for the full result."),
+    "drag": ("Preview while you drag", "The full run follows when you let go."),
+}
+
+
+def preview_label(sim: Simulation, params: Any, quick: Any, reason: str = "busy"
+                  ) -> dict[str, Any]:
     """How a quick run differs from the one asked for, in data and in words."""
     p = sim.sample_param
     assert p is not None
     asked, got = getattr(params, p.name), getattr(quick, p.name)
-    return {"reason": "busy", "parameter": p.name, "value": got, "requested": asked,
-            "message": (f"Quick preview while the server is busy: {got:,} instead of {asked:,} "
-                        f"({p.label.lower()}), so the confidence intervals are wider. "
-                        f"Run again for the full result.")}
+    why, then = PREVIEW_WORDS[reason]
+    return {"reason": reason, "parameter": p.name, "value": got, "requested": asked,
+            "message": (f"{why}: {got:,} instead of {asked:,} ({p.label.lower()}), so the "
+                        f"confidence intervals are wider. {then}")}
 
 
 # -- middleware ---------------------------------------------------------------------------

@@ -27,8 +27,17 @@ from .version import version
 
 PREVIEW_CACHE_SECONDS = 300  # a busy spell's previews; the full result is cached for a day
 
-# Query names the pages accept besides a simulation's own parameters.
-PAGE_EXTRAS = frozenset({"controls"})
+# Query names the pages accept besides a simulation's own parameters: `controls` (an
+# embed without its controls) and `preview` (a slider being dragged: PREVIEW below).
+PAGE_EXTRAS = frozenset({"controls", "preview"})
+
+# `preview=1` marks a move made while a slider is still being dragged: the page answers with
+# the quick run (Simulation.quick), labelled, unless the full result is already cached; the
+# release asks again without it. Permalinks, data and images never carry it: always full runs.
+PREVIEW = Param(
+    name="preview", kind="bool", default=False, label="Preview",
+    help="1 while a slider is being dragged: a quicker, labelled run; the full run follows.",
+)
 
 # Every permalink carries the model version it was made with, so that a link made before
 # a model change can say so. Every simulation URL accepts it; it never changes the run.
@@ -48,6 +57,7 @@ class State:
     problems: dict[str, ParamError] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)  # the refused values, as sent
     linked_version: int | None = None  # the `mv` a permalink carried, if any
+    preview: bool = False  # a move while dragging: a quick run will do (PREVIEW)
 
     @property
     def errors(self) -> dict[str, str]:
@@ -96,6 +106,12 @@ def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozense
     raw = flatten(query, extras)
     problems: dict[str, ParamError] = {}
     linked = None
+    preview = False
+    if PREVIEW.name in extras and PREVIEW.name in query:
+        try:
+            preview = bool(PREVIEW.parse(query.getlist(PREVIEW.name)[-1]))
+        except ParamError as exc:
+            problems[exc.name] = exc
     if MODEL_VERSION.name in raw:
         try:
             linked = MODEL_VERSION.parse(raw.pop(MODEL_VERSION.name))
@@ -103,7 +119,8 @@ def resolve(sim: Simulation, query: QueryDict, extras: frozenset[str] = frozense
             problems[exc.name] = exc
     params, seed, refused = sim.validate(raw)
     problems |= refused
-    return State(sim, params, seed, problems, {k: raw[k] for k in problems if k in raw}, linked)
+    return State(sim, params, seed, problems, {k: raw[k] for k in problems if k in raw}, linked,
+                 preview)
 
 
 # -- running ----------------------------------------------------------------------------------
@@ -145,7 +162,9 @@ def run(state: State) -> Run:
     """The result for a state, from the cache or a fresh run.
 
     A cache miss asks admission control first, which may refuse (admission.Shed: 429/503)
-    or, under pressure, ask for a quick preview: labelled, and cached apart from the full run.
+    or, under pressure, ask for a quick preview. A move while dragging (`state.preview`)
+    asks for the quick run itself. A preview is labelled, and cached apart from the full
+    run; a cached full result always wins over a preview.
     """
     slug = state.sim.slug
     key = _key(state)
@@ -154,18 +173,20 @@ def run(state: State) -> Run:
         metrics.SIM_CACHE.labels(slug, "hit").inc()
         return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
-    with admission.cold_run(state.sim, state.params) as quick:
+    wanted = state.sim.quick(state.params) if state.preview else None
+    with admission.cold_run(state.sim, state.params, preview=wanted) as quick:
         if quick is None:
             out = _execute(state, state.params)
             cache.set(key, out, settings.SIMULATION_CACHE_SECONDS)
             return out
+        reason = "drag" if wanted is not None else "busy"
+        label = admission.preview_label(state.sim, state.params, quick, reason)
         hit = cache.get(key + ":quick")
         if hit is not None:
-            return replace(hit, cached=True)
-        out = replace(_execute(state, quick),
-                      preview=admission.preview_label(state.sim, state.params, quick))
+            return replace(hit, cached=True, preview=label)
+        out = _execute(state, quick)
         cache.set(key + ":quick", out, PREVIEW_CACHE_SECONDS)
-        return out
+        return replace(out, preview=label)
 
 
 def _execute(state: State, params: Any) -> Run:

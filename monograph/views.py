@@ -132,6 +132,8 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "chapter": chapters[0] if chapters else None,
         "chapters": chapters,
         "seed_max": simulations.SEED.max,
+        # A quick run exists to show while a slider is dragged (sims.PREVIEW).
+        "previewable": sim.sample_param is not None,
         "new_seed": secrets.randbelow(NEW_SEED_MAX + 1),
         "errors": state.errors,
         # Errors about names the simulation does not declare have no control to sit by.

@@ -69,6 +69,9 @@
     try { fig = JSON.parse(dataEl.textContent); } catch (e) { return; }
     chart._fig = fig;
     dataEl._drawn = true;
+    // A quick run shown while dragging (or while the server is busy) looks provisional.
+    var preview = dataEl.getAttribute("data-preview");
+    if (preview) chart.setAttribute("data-preview", preview); else chart.removeAttribute("data-preview");
     var figEl = chart.closest("figure.sim");
     var data = fig.data;
     if (figEl && figEl._pinned) data = figEl._pinned.traces.concat(fig.data);
@@ -105,12 +108,36 @@
   }
   // Slider ↔ number box, delegated from the figure: htmx may swap the form itself
   // (a preset, "Reset", "New seed", or errors), and the figure outlives those swaps.
+  //
+  // While a pointer drags a slider, moves ask for a preview (preview=1: a quick run,
+  // labelled) where the simulation has one; letting go asks for the full run. A keyboard
+  // step or a typed value asks for the full run at once.
+  function previewInput(fig) { return fig.querySelector("form input.drag-preview"); }
+  function release(fig) {
+    fig._dragging = false;
+    if (!fig._previewed) return;
+    fig._previewed = false;
+    var p = previewInput(fig), sl = fig._slider;
+    if (p) p.disabled = true;
+    if (sl && sl.isConnected) sl.dispatchEvent(new CustomEvent("sim:input", { bubbles: true }));
+  }
   function initFigure(fig) {
+    fig.addEventListener("pointerdown", function (e) {
+      if (e.target.classList && e.target.classList.contains("slider")) {
+        fig._dragging = true;
+        fig._slider = e.target;
+      }
+    });
     fig.addEventListener("input", function (e) {
       var t = e.target;
       if (t.classList.contains("slider")) {
         var input = document.getElementById(t.getAttribute("data-for"));
         if (input) input.value = sliderToValue(t);
+        var p = previewInput(fig);
+        if (p) {
+          p.disabled = !fig._dragging;
+          fig._previewed = fig._previewed || fig._dragging;
+        }
         t.dispatchEvent(new CustomEvent("sim:input", { bubbles: true }));
       } else if (t.classList.contains("exact")) {
         var sl = t.form && t.form.querySelector('input.slider[data-for="' + t.id + '"]');
@@ -119,9 +146,17 @@
     });
     // A slider's own change event (on release, or each arrow key) would re-send the
     // values its input events already sent: stop it (capture) before it reaches htmx.
+    // After a drag it is the release: ask for the full run.
     fig.addEventListener("change", function (e) {
-      if (e.target.classList.contains("slider")) e.stopPropagation();
+      if (e.target.classList.contains("slider")) {
+        e.stopPropagation();
+        release(fig);
+      }
     }, true);
+    // Released without a change event (dragged back to where it started): still full.
+    ["pointerup", "pointercancel"].forEach(function (type) {
+      window.addEventListener(type, function () { if (fig._dragging) release(fig); });
+    });
   }
 
   /* ---- pin a run to compare ------------------------------------------------------- */

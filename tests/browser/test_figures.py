@@ -290,3 +290,36 @@ def test_two_figures_in_one_chapter_keep_their_own_permalinks(page, figures):
     first_main = SIMS[first].param(SIMS[first].main_param)
     assert page.input_value(f"#in-{first}-{first_main.name}") == first_main.to_query(
         first_main.default)
+
+
+def test_dragging_a_slider_shows_labelled_previews_and_letting_go_draws_the_full_run(
+        page, figures):
+    """A real mouse drag on fan-out's requests slider (its sample size): while the button is
+    down the chart shows quick runs marked as previews; on release, the full run replaces them."""
+    slug = "fanout"
+    figures.open(page, lab(slug) + "?seed=77", slug)
+    slider = page.locator(f"#sl-{slug}-requests")
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    for frac in (0.55, 0.6, 0.65):
+        page.mouse.move(box["x"] + box["width"] * frac, y, steps=2)
+    page.wait_for_function(
+        f"() => document.getElementById('chart-{slug}').getAttribute('data-preview') === 'drag'",
+        timeout=15_000)
+    note = page.locator(f"#result-{slug} .preview-note.drag")
+    assert "Preview while you drag" in note.inner_text()
+    requested = page.locator(f"#in-{slug}-requests").input_value()
+    before = figures.probe(page)
+    page.mouse.up()
+    figures.wait_redrawn(page, slug, before)
+    page.wait_for_function(
+        f"() => !document.getElementById('chart-{slug}').hasAttribute('data-preview')",
+        timeout=15_000)
+    assert page.locator(f"#result-{slug} .preview-note").count() == 0
+    # The full run is the one the address bar and the number box name.
+    assert figures.query(page)["requests"] == requested
+    assert "preview" not in figures.query(page)
