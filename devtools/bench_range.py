@@ -133,11 +133,12 @@ def _largest(sim: Simulation, sweeps: list[Sweep], bench: RangeBench
              ) -> tuple[dict[str, Any] | None, str]:
     """The costliest accepted combination we can find, and how it was found.
 
-    Two candidates: (a) every numeric parameter at the scanned position that cost the most
-    CPU on its own (so "smallest hedge" or "lowest threshold" wins where that is what costs),
-    and (b) every numeric parameter at its declared max; each repaired, when the limits
-    refuse it, by halving the parameter the refusal names (as the server pass does). Both
-    are run once; the costlier is the one timed.
+    Three candidates: (a) every numeric parameter at the scanned position that cost the
+    most CPU on its own (so "smallest hedge" or "lowest threshold" wins where that is what
+    costs), (b) every numeric parameter at its declared max, each repaired, when the limits
+    refuse it, by halving the parameter the refusal names (as the server pass does), and
+    (c) the costliest single position of the whole scan (accepted, since it was run). (a)
+    and (b) are run once; the costliest by CPU is the one timed.
     """
     defaults = {q.name: q.default for q in sim.params}
     costliest = dict(defaults)
@@ -148,6 +149,11 @@ def _largest(sim: Simulation, sweeps: list[Sweep], bench: RangeBench
     maxima.update({p.name: (int(p.max) if p.kind == "int" else float(p.max))
                    for p in _numeric(sim)})
     best: tuple[float, dict[str, Any], str] | None = None
+    scanned = [(pos.cpu(50), s.param, pos) for s in sweeps for pos in s.positions]
+    if scanned:
+        cpu, param, pos = max(scanned, key=lambda t: t[0])
+        best = (cpu, defaults | {param.name: pos.value},
+                f"costliest scanned position ({param.name} alone)")
     for label, values in (("costliest scanned position of each", costliest),
                           ("every one at its max", maxima)):
         repaired, note = _largest_accepted(sim, values)
@@ -245,9 +251,10 @@ def sections(ctx: Context) -> list[Section]:
         Section("Whole range: largest accepted parameters", LARGEST_HEAD, largest_rows,
                 f"The costliest combination the limits accept, found per simulation as "
                 f"`devtools/bench_range.py:_largest` says: candidates (a) every numeric "
-                f"parameter at the scanned position that cost the most CPU on its own and "
+                f"parameter at the scanned position that cost the most CPU on its own, "
                 f"(b) every numeric parameter at its max, each repaired by halving the "
-                f"parameter a refusal names; each run once, the costlier timed "
+                f"parameter a refusal names, and (c) the costliest position of the scan "
+                f"above; the costliest by CPU is timed "
                 f"{max(repeats, ctx.runs // 2)} times. Budget: p95 ≤ {LARGEST_MS:.0f} ms.",
                 largest_fail),
     ]
