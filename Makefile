@@ -10,6 +10,7 @@ PYTHON ?= python3
 # uv from PATH, else the copy `make uv` installs with pip.
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --frozen --no-sync
+STATIC_MANIFEST := staticfiles/staticfiles.json
 
 .PHONY: help uv install static run dev test test-fast browser-deps ops-deps lint format bench golden contract vendor check-deploy loadtest export
 
@@ -23,9 +24,15 @@ uv:  ## install uv if it is missing (from PyPI, with pip)
 install: uv  ## install the locked environment (.venv) from uv.lock
 	$(UV) sync --frozen
 
-static: install  ## collect and compress static files for WhiteNoise
+static: install $(STATIC_MANIFEST)  ## collect and compress static files for WhiteNoise
+
+# Collected (hashed, brotli and gzip copies) again only when a source could have changed:
+# our static/ files, or the lock file (packages ship static files too). Compressing takes
+# ~10 s of CPU; a warm `make run` skips it.
+$(STATIC_MANIFEST): $(shell find static -type f 2>/dev/null) uv.lock
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
+	@touch $@
 
 run: static  ## serve the book with gunicorn at http://$(HOST):$(PORT)
 	@export PROMETHEUS_MULTIPROC_DIR=$$(mktemp -d); \
