@@ -12,7 +12,9 @@ from prometheus_client import multiprocess
 # Why threads and not an async worker or a proxy: docs/serving.md.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "16"))
+# 64: every request in flight is inside the app, where admission control sees its deadline;
+# with fewer, a burst waits in gunicorn's own queue, unseen (measured: docs/loadtest.md).
+threads = int(os.environ.get("THREADS", "64"))
 keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread
 timeout = 30
 graceful_timeout = 10

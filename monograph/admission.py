@@ -6,14 +6,16 @@ What is bounded, per process:
   A request waiting for a cold run gives its slot back, so cached hits keep flowing.
 - CPU work in flight (cold simulation runs and image renders): `MAX_RUNS` at once, of which
   at most one is a full run; `MAX_QUEUE` may wait, each for at most `MAX_WAIT_MS`.
-- A request's life: work that would start after its deadline (`DEADLINE_MS` after it
-  arrived) is dropped unstarted; the client has given up or soon will.
+- A request's life: it must be answered within `DEADLINE_MS` of its arrival. Work is never
+  started unless, at its estimated cost (`Costs`: learned from the runs themselves), it
+  would finish by then with `RENDER_MARGIN_MS` to spare for rendering the answer.
 
 Beyond those bounds a request gets a cheap 503 with `Retry-After`. Before refusing, an
-interactive request (a page or a slider move, never a data export) is *degraded*: under
-pressure (runs in flight or waiting, or so within the last `BROWNOUT_MS`) it runs a
-quicker, smaller sample (`Simulation.quick`), labelled as a preview
-with its wider confidence interval, and cached apart from the full result.
+interactive request (a page or a slider move, never a data export) is *degraded* when its
+full run would not be done within `FULL_BUDGET_MS` of its arrival (the gate predicts the
+wait from what runs and waits, and each kind of run's cost): it runs a quicker, smaller
+sample (`Simulation.quick`), labelled as a preview with its wider confidence interval, and
+cached apart from the full result. When the full run fits the budget, it gets the full run.
 
 Per client (REMOTE_ADDR, or the proxy's X-Forwarded-For when MONOGRAPH_BEHIND_PROXY is on),
 through the Django cache so that every process and replica sharing it counts together:
@@ -35,7 +37,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,10 +77,12 @@ class Config:
     enabled: bool = True
     max_runs: int = 2
     max_active: int = 4
-    max_queue: int = 16
-    max_wait_s: float = 0.5
-    brownout_s: float = 2.0
+    max_queue: int = 64
+    max_wait_s: float = 1.0
     deadline_s: float = 1.0
+    full_budget_s: float = 0.25
+    margin_s: float = 0.15
+    default_cost_s: float = 0.25
     degrade: bool = True
     rate_window_s: int = 10
     rate_run_ms: int = 6000
@@ -93,10 +97,12 @@ class Config:
 class Shed(Exception):
     """A request refused before its work started: 429 (this client) or 503 (everyone)."""
 
-    def __init__(self, status: int, reason: str, retry_after: int, message: str):
+    def __init__(self, status: int, reason: str, retry_after: int, message: str,
+                 detail: str = ""):
         super().__init__(message)
         self.status, self.reason, self.retry_after, self.message = (
             status, reason, max(1, int(retry_after)), message)
+        self.detail = detail  # for the log only: the figures behind the decision
 
 
 @dataclass
@@ -104,7 +110,8 @@ class Ticket:
     """One request's standing: who sent it, when it must be done, what it may get."""
 
     client: str
-    deadline: float  # time.monotonic()
+    arrived: float  # clock()
+    deadline: float  # clock()
     interactive: bool
     holding: bool = False  # inside the gate already (an image render re-running its result)
     lane: Lane | None = None  # the request slot it holds, if any (released to wait for runs)
@@ -118,6 +125,121 @@ class Ticket:
 _ticket: contextvars.ContextVar[Ticket | None] = contextvars.ContextVar("admission", default=None)
 
 
+# -- what runs cost, learned from the runs themselves -------------------------------------
+def clock() -> float:
+    """The admission clock (monotonic seconds); tests replace it with a fake one."""
+    return time.monotonic()
+
+
+class Costs:
+    """The wall-clock seconds a kind of run would take here and now, learned from the runs.
+
+    A run's cost is split into what the kind of run needs and how crowded the machine is:
+    - per kind (a simulation, its sample size, the magnitude of its main parameter): its CPU
+      seconds, as a moving average and deviation, as TCP estimates a round trip (RFC 6298);
+      the need is the average plus twice the deviation, so a dearer-than-usual run seldom
+      overruns it. CPU time does not change with the load, so a busy spell cannot inflate
+      it (and a kind whose estimate kept it from running would never be measured again);
+    - for the process: the slowdown, wall time over CPU time of the recent runs of every
+      kind (other threads and processes taking turns on the cores). It drifts back to 1
+      when no run has reported for a while, so a spell of refusals cannot freeze it high.
+    estimate = need × slowdown. Work measured only on the clock (an image render, done by
+    another process) keeps its wall time and no slowdown. A kind never seen borrows the
+    dearest estimate of its closest relatives (same simulation and sample size; then the same
+    simulation, scaled to its sample size by `_scale`), else `Config.default_cost_s`.
+    """
+
+    ALPHA, BETA, K = 0.25, 0.25, 2.0
+    SLOWDOWN_ALPHA, SLOWDOWN_HALF_LIFE_S = 0.2, 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mean: dict[tuple[Any, ...], float] = {}
+        self._dev: dict[tuple[Any, ...], float] = {}
+        self._on_clock: set[tuple[Any, ...]] = set()  # measured in wall time: no slowdown
+        self._slowdown, self._slowdown_at = 1.0, -math.inf
+
+    def observe(self, key: tuple[Any, ...], wall: float, cpu: float | None = None) -> None:
+        """A run of this kind took `wall` seconds, `cpu` of them on this thread's CPU."""
+        with self._lock:
+            if cpu is None:
+                self._on_clock.add(key)
+                seconds = wall
+            else:
+                seconds = max(cpu, 1e-4)
+                ratio = max(1.0, wall / seconds)
+                self._slowdown = ((1 - self.SLOWDOWN_ALPHA) * self._slowdown_now(clock())
+                                  + self.SLOWDOWN_ALPHA * ratio)
+                self._slowdown_at = clock()
+            mean = self._mean.get(key)
+            if mean is None:
+                self._mean[key], self._dev[key] = seconds, seconds / 4
+                return
+            self._dev[key] = (1 - self.BETA) * self._dev[key] + self.BETA * abs(seconds - mean)
+            self._mean[key] = (1 - self.ALPHA) * mean + self.ALPHA * seconds
+
+    def slowdown(self) -> float:
+        with self._lock:
+            return self._slowdown_now(clock())
+
+    def _slowdown_now(self, now: float) -> float:
+        age = max(0.0, now - self._slowdown_at)
+        return 1.0 + (self._slowdown - 1.0) * 0.5 ** (age / self.SLOWDOWN_HALF_LIFE_S)
+
+    def estimate(self, key: tuple[Any, ...], default: float) -> float:
+        with self._lock:
+            for n in range(len(key), 0, -1):
+                known = [self._need(k) * _scale(key, k) for k in self._mean if k[:n] == key[:n]]
+                if known:
+                    slow = 1.0 if key in self._on_clock else self._slowdown_now(clock())
+                    return max(known) * slow
+        return default
+
+    def _need(self, key: tuple[Any, ...]) -> float:
+        return self._mean[key] + self.K * self._dev[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._mean.clear()
+            self._dev.clear()
+            self._on_clock.clear()
+            self._slowdown, self._slowdown_at = 1.0, -math.inf
+
+
+def _scale(key: tuple[Any, ...], known: tuple[Any, ...]) -> float:
+    """What a run of another sample size costs, from a known one, erring high: a larger
+    sample at most proportionally more (ten times the sample, ten times the cost); a smaller
+    one by the square root of the ratio (a tenth of the sample, about a third of the cost;
+    measured on fan-out: a fifth to a quarter, the fixed part of a run does not shrink)."""
+    if len(key) > 1 and len(known) > 1 and isinstance(key[1], int) and isinstance(known[1], int):
+        ratio = key[1] / max(known[1], 1)
+        return ratio if ratio >= 1 else math.sqrt(ratio)
+    return 1.0
+
+
+@contextlib.contextmanager
+def costing(sim: Simulation, params: Any) -> Iterator[None]:
+    """Measure one simulation run (wall and CPU time) to teach `COSTS`."""
+    wall, cpu = clock(), time.thread_time()
+    yield
+    COSTS.observe(cost_key(sim, params), clock() - wall, time.thread_time() - cpu)
+
+
+COSTS = Costs()
+IMAGE = ("image",)
+
+
+def cost_key(sim: Simulation, params: Any) -> tuple[Any, ...]:
+    """The kind of a run, for its cost: simulation, sample size, and the main parameter's
+    order of magnitude (the knob a reader drags; cost grows with it in every model here)."""
+    sample = sim.sample_param
+    size = getattr(params, sample.name) if sample is not None else None
+    main = getattr(params, sim.main_param)
+    if isinstance(main, int | float) and not isinstance(main, bool) and main > 0:
+        main = round(math.log2(main))
+    return (sim.slug, size, main if isinstance(main, int | float | str | bool) else repr(main))
+
+
 # -- per-process limits -----------------------------------------------------------------
 class Lane:
     """At most `max_active` requests doing Python work at once in this process, in about the
@@ -129,10 +251,12 @@ class Lane:
         self.active = 0
 
     def acquire(self, cfg: Config, deadline: float) -> None:
+        """Wait for a slot, at most `max_wait_s` and never so late that the answer could not
+        be rendered by the deadline (`margin_s` before it)."""
         with self._cond:
-            until = min(time.monotonic() + cfg.max_wait_s, deadline)
+            until = min(clock() + cfg.max_wait_s, deadline - cfg.margin_s)
             while self.active >= cfg.max_active:
-                left = until - time.monotonic()
+                left = until - clock()
                 if left <= 0:
                     raise Shed(503, "busy", cfg.retry_after_s,
                                "The server is busy. Retry shortly.")
@@ -148,63 +272,135 @@ class Lane:
 LANE = Lane()
 
 
+@dataclass(eq=False)
+class Job:
+    """A run admitted to the gate: full or not, its estimated seconds, the last moment it may
+    start (to finish by its deadline), when it started."""
+
+    full: bool
+    cost: float
+    latest: float = math.inf
+    started: float | None = None
+
+
 class Gate:
-    """A counting gate for CPU work with a bounded, time-limited wait and one full-run lane."""
+    """A counting gate for CPU work with a bounded, time-limited wait and one full-run lane.
+
+    It knows what runs and what waits, with each one's estimated cost, so it can predict
+    when a newcomer would start (`predicted_wait`): the basis for choosing a full run or a
+    preview, and for never starting work that cannot finish by its deadline.
+    """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self.running = 0
-        self.full_running = 0
-        self.waiting = 0
-        self.pressed_at = -math.inf
+        self.jobs: list[Job] = []  # running and waiting, in arrival order
 
-    def pressure(self, cfg: Config) -> bool:
-        """Someone is computing or waiting, or was within the last `brownout_s`: a newcomer
-        should not start a full sample. The memory keeps a busy spell from flapping between
-        full runs (which slow everyone) and previews, one request at a time."""
-        now = time.monotonic()
+    @property
+    def running(self) -> int:
+        return sum(j.started is not None for j in self.jobs)
+
+    @property
+    def waiting(self) -> int:
+        return sum(j.started is None for j in self.jobs)
+
+    def predicted_wait(self, cfg: Config, full: bool, now: float) -> float:
+        """Seconds before a newcomer could start: the runs in flight finish at their
+        estimates, the waiting ones take the slots (and the full lane) in turn, then it."""
         with self._cond:
-            if self.running > 0 or self.waiting > 0:
-                self.pressed_at = now
-                return True
-            return now - self.pressed_at < cfg.brownout_s
+            return self._predicted_wait(cfg, full, now)
+
+    def _predicted_wait(self, cfg: Config, full: bool, now: float) -> float:
+        running = [(j, max(now, j.started + j.cost)) for j in self.jobs if j.started is not None]
+        slots = sorted([now] * cfg.max_runs + [end for _, end in running])[-cfg.max_runs:]
+        lane = max([now] + [end for j, end in running if j.full])
+
+        def place(is_full: bool, cost: float) -> float:
+            nonlocal lane
+            slots.sort()
+            start = max(slots[0], lane) if is_full else slots[0]
+            # It takes the slot freed last by then, leaving the earlier ones to others: a
+            # full run waiting for the lane holds no slot meanwhile.
+            i = max(i for i, free in enumerate(slots) if free <= start)
+            slots[i] = start + cost
+            if is_full:
+                lane = start + cost
+            return start
+
+        for j in self.jobs:
+            if j.started is None:
+                place(j.full, j.cost)
+        return place(full, 0.0) - now
 
     @contextlib.contextmanager
-    def enter(self, cfg: Config, deadline: float, full: bool) -> Iterator[None]:
+    def enter(self, cfg: Config, full: bool, cost: float, latest_start: float) -> Iterator[Job]:
+        """Wait for a slot (and the full lane for a full run), at most `max_wait_s` and never
+        past `latest_start`: the last moment from which the run, at its estimated cost, still
+        finishes by the request's deadline. Work that cannot is never started. Waiting runs
+        start earliest-deadline first, so a burst sheds as few as it can."""
+        job = Job(full, cost, latest_start)
         with self._cond:
-            if self._full(cfg, full) and self.waiting >= cfg.max_queue:
+            if self._blocked(cfg, full) and self.waiting >= cfg.max_queue:
                 raise Shed(503, "queue_full", cfg.retry_after_s,
                            "The server is busy: too many runs are waiting. Retry shortly.")
-            self.waiting += 1
+            self.jobs.append(job)
             try:
-                until = min(time.monotonic() + cfg.max_wait_s, deadline)
-                while self._full(cfg, full):
-                    left = until - time.monotonic()
+                patience = clock() + cfg.max_wait_s
+                while self._blocked(cfg, full) or self._after_another(cfg, job):
+                    left = min(patience, latest_start) - clock()
                     if left <= 0:
-                        raise Shed(503, "wait_timeout", cfg.retry_after_s,
-                                   "The server is busy: the run could not start in time. "
-                                   "Retry shortly.")
+                        raise (_too_late(cfg, job, waited=clock() - patience + cfg.max_wait_s)
+                               if latest_start <= patience else
+                               Shed(503, "wait_timeout", cfg.retry_after_s,
+                                    "The server is busy: the run could not start in time. "
+                                    "Retry shortly."))
                     self._cond.wait(left)
-            finally:
-                self.waiting -= 1
-            if time.monotonic() >= deadline:
-                raise Shed(503, "deadline", cfg.retry_after_s,
-                           "The request's deadline passed before its run could start.")
-            self.running += 1
-            self.full_running += full
+                if clock() > latest_start:
+                    raise _too_late(cfg, job, waited=clock() - patience + cfg.max_wait_s)
+            except Shed:
+                self.jobs.remove(job)
+                self._cond.notify_all()
+                raise
+            job.started = clock()
         try:
-            yield
+            yield job
         finally:
             with self._cond:
-                self.running -= 1
-                self.full_running -= full
+                self.jobs.remove(job)
                 self._cond.notify_all()
 
-    def _full(self, cfg: Config, full: bool) -> bool:
-        return self.running >= cfg.max_runs or (full and self.full_running >= 1)
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run is in flight or waiting (at most `timeout`); True if idle."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self.jobs, timeout)
+
+    def _after_another(self, cfg: Config, job: Job) -> bool:
+        """Another waiting run that could start now must start sooner: it goes first."""
+        return any(j is not job and j.started is None and j.latest < job.latest
+                   and not self._blocked(cfg, j.full) for j in self.jobs)
+
+    def _blocked(self, cfg: Config, full: bool) -> bool:
+        running = [j for j in self.jobs if j.started is not None]
+        return len(running) >= cfg.max_runs or (full and any(j.full for j in running))
+
+
+def _too_late(cfg: Config, job: Job, waited: float) -> Shed:
+    return Shed(503, "deadline", cfg.retry_after_s,
+                "The server is busy: this run could not finish before the request's deadline. "
+                "Retry shortly.",
+                detail=f"{'full' if job.full else 'quick'} run estimated at "
+                       f"{job.cost * 1000:.0f} ms (slowdown {COSTS.slowdown():.1f}), waited "
+                       f"{waited * 1000:.0f} ms")
 
 
 GATE = Gate()
+
+
+def when_idle[T](items: Iterable[T], max_pause_s: float = 5.0) -> Iterator[T]:
+    """Hand out background work (the live-number warm-up) one item at a time, each once
+    this process's gate is idle (or after `max_pause_s`): readers' runs go first."""
+    for item in items:
+        GATE.wait_idle(max_pause_s)
+        yield item
 
 
 # -- per-client rate limits (through the shared cache) ------------------------------------
@@ -274,8 +470,17 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
     run instead (a labelled preview). Raises Shed when it cannot be admitted. `preview`:
     the quick params a dragging slider asked for, admitted as a quick run.
 
+    The choice, from the gate's predicted wait and each kind of run's learned cost:
+    - the preview a dragging slider asked for, when it asked;
+    - else the full run when it would be done within `full_budget_s` of the request's
+      arrival (the latency a reader should see, less rendering), and always for a request
+      that cannot be degraded;
+    - else, for an interactive request whose model has a sample size, the quick preview;
+    - and never work that would not finish by the deadline, less `margin_s` for rendering
+      the answer: that is shed unstarted (503, reason `deadline`).
     Outside a request (warm-up, `manage.py simulate`) or with admission off: full, ungated
     (or the asked-for preview, ungated).
+    Every run's wall time teaches `COSTS` (`sims` reports it, cache hits excluded).
     """
     ticket, cfg = _ticket.get(), Config.current()
     if ticket is None or not cfg.enabled or ticket.holding:
@@ -283,11 +488,18 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
         return
     _check_run_budget(ticket, cfg)
     quick = preview
-    if quick is None and cfg.degrade and ticket.interactive and GATE.pressure(cfg):
+    if quick is None and cfg.degrade and ticket.interactive:
         quick = sim.quick(params)
+        now = clock()
+        done = now + GATE.predicted_wait(cfg, True, now) + COSTS.estimate(
+            cost_key(sim, params), cfg.default_cost_s)
+        if done <= ticket.arrived + cfg.full_budget_s and done + cfg.margin_s <= ticket.deadline:
+            quick = None  # the full run fits the latency budget: no need to degrade
+    cost = COSTS.estimate(cost_key(sim, params if quick is None else quick), cfg.default_cost_s)
     ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
-    with GATE.enter(cfg, ticket.deadline, full=quick is None):
-        start = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
+    latest_start = ticket.deadline - cost - cfg.margin_s
+    with GATE.enter(cfg, quick is None, cost, latest_start):
+        cpu = time.thread_time()  # CPU time: a crowded machine must not overcharge anyone
         ticket.holding = True
         try:
             if quick is not None and preview is None:
@@ -295,7 +507,7 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
             yield quick
         finally:
             ticket.holding = False
-            _used("run", ticket.client, cfg, max(1, round((time.thread_time() - start) * 1000)))
+            _used("run", ticket.client, cfg, max(1, round((time.thread_time() - cpu) * 1000)))
 
 
 @contextlib.contextmanager
@@ -316,16 +528,19 @@ def ungated() -> Iterator[None]:
 
 @contextlib.contextmanager
 def heavy_work() -> Iterator[None]:
-    """Admit other CPU-heavy work (an image render) through the same gate, never degraded."""
+    """Admit other CPU-heavy work (an image render) through the same gate, never degraded,
+    never started when it would not finish by the deadline."""
     ticket, cfg = _ticket.get(), Config.current()
     if ticket is None or not cfg.enabled or ticket.holding:
         yield
         return
     ticket.leave_lane()
-    with GATE.enter(cfg, ticket.deadline, full=True):
+    cost = COSTS.estimate(IMAGE, cfg.default_cost_s)
+    with GATE.enter(cfg, True, cost, ticket.deadline - cost - cfg.margin_s) as job:
         ticket.holding = True
         try:
             yield
+            COSTS.observe(IMAGE, clock() - (job.started or 0.0))  # another process's CPU
         finally:
             ticket.holding = False
 
@@ -362,9 +577,9 @@ class AdmissionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        cfg = Config.current()
-        ticket = Ticket(client=client_id(request),
-                        deadline=time.monotonic() + cfg.deadline_s, interactive=False)
+        cfg, now = Config.current(), clock()
+        ticket = Ticket(client=client_id(request), arrived=now, deadline=now + cfg.deadline_s,
+                        interactive=False)
         token = _ticket.set(ticket)
         try:
             return self.get_response(request)
@@ -399,7 +614,7 @@ class AdmissionMiddleware:
 
 def shed_response(request: HttpRequest, exc: Shed) -> HttpResponse:
     SHED.labels(str(exc.status), exc.reason).inc()
-    log.info("shed %s %s: %s", exc.status, exc.reason, request.path)
+    log.info("shed %s %s: %s %s", exc.status, exc.reason, request.path, exc.detail)
     if is_data_path(request.path):
         resp: HttpResponse = JsonResponse({"error": exc.message, "reason": exc.reason,
                                            "retry_after": exc.retry_after}, status=exc.status)

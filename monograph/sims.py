@@ -178,6 +178,11 @@ def run(state: State) -> Run:
         return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
     wanted = state.sim.quick(state.params) if state.preview else None
+    if wanted is not None:  # a cached preview needs no run slot
+        hit = cache.get(key + ":quick")
+        if hit is not None:
+            return replace(hit, cached=True, preview=admission.preview_label(
+                state.sim, state.params, wanted, "drag"))
     with admission.cold_run(state.sim, state.params, preview=wanted) as quick:
         if quick is None:
             out = _execute(state, state.params)
@@ -185,7 +190,7 @@ def run(state: State) -> Run:
             return out
         reason = "drag" if wanted is not None else "busy"
         label = admission.preview_label(state.sim, state.params, quick, reason)
-        hit = cache.get(key + ":quick")
+        hit = cache.get(key + ":quick") if wanted is None else None
         if hit is not None:
             return replace(hit, cached=True, preview=label)
         out = _execute(state, quick)
@@ -196,7 +201,8 @@ def run(state: State) -> Run:
 def _execute(state: State, params: Any) -> Run:
     slug = state.sim.slug
     start = time.perf_counter()
-    result = simulations.execute(state.sim, params, state.seed)
+    with admission.costing(state.sim, params):  # teaches admission what runs cost
+        result = simulations.execute(state.sim, params, state.seed)
     elapsed = time.perf_counter() - start
     metrics.SIM_RUNS.labels(slug).inc()
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)

@@ -17,7 +17,7 @@ from django.http import QueryDict
 
 import simulations
 
-from . import content, livenumbers, sims
+from . import admission, content, livenumbers, sims
 
 log = logging.getLogger("monograph")
 
@@ -36,7 +36,8 @@ def warm_live_numbers() -> None:
     """Run every setting the text quotes (live numbers), so chapter pages find them cached."""
     start = time.perf_counter()
     book = content.book()
-    count = livenumbers.warm(n for page in book.pages for n in page.live)
+    # Readers first: each setting waits until no reader's run is in flight or waiting.
+    count = livenumbers.warm(admission.when_idle(n for page in book.pages for n in page.live))
     log.info("live numbers warmed in %.0f ms (%d settings)",
              (time.perf_counter() - start) * 1000, count)
 

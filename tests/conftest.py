@@ -55,5 +55,5 @@ def _roomy_admission(settings):
     from monograph import admission
 
     settings.ADMISSION = {**settings.ADMISSION, "deadline_s": 120.0, "max_wait_s": 60.0,
-                          "rate_run_ms": 10**9, "rate_exports": 10**9, "brownout_s": 0.0}
-    admission.GATE.pressed_at = float("-inf")  # no busy spell carried over from another test
+                          "full_budget_s": 120.0, "rate_run_ms": 10**9, "rate_exports": 10**9}
+    admission.COSTS.clear()  # no run costs learned in another test

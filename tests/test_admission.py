@@ -4,6 +4,7 @@ quick previews under pressure, and statuses that say what happened (405, JSON 40
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 
 import pytest
@@ -25,11 +26,32 @@ def limits(settings):
 
 
 @contextlib.contextmanager
-def busy_gate(full: bool = True):
-    """Another run holds a slot of this process's gate for the duration."""
+def busy_gate(full: bool = True, cost: float = 60.0):
+    """Another run, estimated to take `cost` seconds, holds a slot of this process's gate."""
     cfg = admission.Config.current()
-    with admission.GATE.enter(cfg, time.monotonic() + 60, full=full):
+    with admission.GATE.enter(cfg, full, cost, latest_start=admission.clock() + 60):
         yield
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """admission's clock, stopped at 100 s until a test moves it (now[0] += …)."""
+    now = [100.0]
+    monkeypatch.setattr(admission, "clock", lambda: now[0])
+    return now
+
+
+@pytest.fixture
+def costs(monkeypatch):
+    """Fake run-cost estimates: full fan-out runs cost `full` seconds, quick ones `quick`."""
+
+    def set_(full: float, quick: float):
+        size = FANOUT.sample_param.name
+        default = getattr(FANOUT.defaults(), size)
+        monkeypatch.setattr(admission.COSTS, "estimate",
+                            lambda key, _default: full if key[1] == default else quick)
+
+    return set_
 
 
 # -- the gate ---------------------------------------------------------------------------
@@ -106,9 +128,92 @@ def test_a_shed_slider_move_is_short_text_with_retry_after(client, limits):
     assert b"busy" in resp.content
 
 
+# -- predicting the wait and the cost (a fake clock, no timing) -----------------------------
+def test_the_gate_predicts_a_newcomers_wait_from_what_runs_and_waits():
+    cfg = admission.Config(max_runs=2)
+    gate = admission.Gate()
+    gate.jobs = [admission.Job(full=True, cost=1.0, started=0.0),   # full run, done at 1.0
+                 admission.Job(full=False, cost=0.2, started=0.0)]  # preview, done at 0.2
+    assert gate.predicted_wait(cfg, False, now=0.1) == pytest.approx(0.1)  # a slot at 0.2
+    assert gate.predicted_wait(cfg, True, now=0.1) == pytest.approx(0.9)   # the lane at 1.0
+    gate.jobs.append(admission.Job(full=True, cost=0.5))  # a full run waits for the lane
+    assert gate.predicted_wait(cfg, True, now=0.1) == pytest.approx(1.4)   # after it: 1.5
+    assert gate.predicted_wait(cfg, False, now=0.1) == pytest.approx(0.1)
+
+
+def test_the_gate_never_starts_work_whose_latest_start_has_passed(fake_clock):
+    cfg = admission.Config(max_runs=2)
+    gate = admission.Gate()
+    with pytest.raises(admission.Shed) as shed, gate.enter(cfg, True, 0.5, latest_start=99.9):
+        pass
+    assert shed.value.reason == "deadline" and gate.jobs == []
+    with gate.enter(cfg, True, 0.5, latest_start=100.0) as job:  # just in time: it starts
+        assert job.started == 100.0
+
+
+def test_a_request_that_could_not_be_answered_by_its_deadline_does_not_wait_for_a_slot(
+        fake_clock):
+    cfg = admission.Config(max_active=1, margin_s=0.15)
+    lane = admission.Lane()
+    lane.active = 1  # another request holds the only slot
+    with pytest.raises(admission.Shed) as shed:  # 0.1 s left, less than the margin
+        lane.acquire(cfg, deadline=fake_clock[0] + 0.1)
+    assert shed.value.status == 503 and lane.active == 1
+
+
+def test_run_costs_are_learned_and_an_unseen_kind_borrows_its_dearest_relative(fake_clock):
+    costs = admission.Costs()
+    for _ in range(50):
+        costs.observe(("fanout", 2000, 3), wall=0.1, cpu=0.1)
+    assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.1, abs=1e-3)
+    costs.observe(("fanout", 2000, 9), wall=0.4, cpu=0.4)  # first sight: 0.4 + 2 × 0.4 / 4
+    assert costs.estimate(("fanout", 2000, 9), 9.0) == pytest.approx(0.6)
+    assert costs.estimate(("fanout", 2000, 6), 9.0) == pytest.approx(0.6)  # the dearer one
+    # A tenth of the sample: scaled by the square root (erring high), not by a tenth.
+    assert costs.estimate(("fanout", 200, 6), 9.0) == pytest.approx(0.6 * math.sqrt(0.1))
+    assert costs.estimate(("fanout", 20000, 6), 9.0) == pytest.approx(6.0)  # ten times the sample
+    assert costs.estimate(("drift", 200, 6), 9.0) == 9.0  # nothing known: the default
+
+
+def test_a_run_that_costs_more_than_usual_raises_the_estimate_above_the_average(fake_clock):
+    costs = admission.Costs()
+    for seconds in [0.1, 0.1, 0.1, 0.1, 0.5] * 10:
+        costs.observe(("fanout", 2000, 3), wall=seconds, cpu=seconds)
+    # The mean moves toward 0.18 (the true average); the deviation term keeps the estimate
+    # well above it, so the dear runs seldom overrun (RFC 6298's estimator, K = 2).
+    assert costs.estimate(("fanout", 2000, 3), 9.0) > 0.3
+
+
+def test_a_crowded_machine_slows_every_estimate_then_the_slowdown_fades(fake_clock):
+    costs = admission.Costs()
+    for _ in range(50):
+        costs.observe(("fanout", 2000, 3), wall=0.1, cpu=0.1)
+    for _ in range(50):  # other runs now take four times their CPU time on the clock
+        costs.observe(("drift", None, 2), wall=0.04, cpu=0.01)
+    assert costs.slowdown() == pytest.approx(4.0, rel=0.01)
+    assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.4, rel=0.02)
+    fake_clock[0] += 10 * costs.SLOWDOWN_HALF_LIFE_S  # no run has reported since
+    assert costs.estimate(("fanout", 2000, 3), 9.0) == pytest.approx(0.1, rel=0.02)
+
+
+def test_work_measured_only_on_the_clock_keeps_its_wall_time(fake_clock):
+    costs = admission.Costs()
+    for _ in range(50):
+        costs.observe(("drift", None, 2), wall=0.04, cpu=0.01)  # slowdown 4
+    costs.observe(admission.IMAGE, wall=0.2)
+    assert costs.estimate(admission.IMAGE, 9.0) == pytest.approx(0.3)  # 0.2 + 2 × 0.05
+
+
+def test_the_cost_kind_is_the_simulation_its_sample_size_and_main_parameters_magnitude():
+    p = FANOUT.defaults()
+    key = admission.cost_key(FANOUT, p)
+    assert key == ("fanout", p.requests, round(math.log2(p.fanout)))
+    assert admission.cost_key(FANOUT, FANOUT.quick(p))[1] == p.requests // 10
+
+
 # -- degrade before refusing ------------------------------------------------------------
 def test_under_pressure_a_slider_move_gets_a_labelled_quick_preview(client, limits):
-    limits(max_runs=2)
+    limits(max_runs=2, full_budget_s=0.25)
     with busy_gate():  # a full run is in progress: the newcomer must not start another
         resp = client.get("/simulations/fanout/figure?seed=16&requests=2000",
                           HTTP_HX_REQUEST="true")
@@ -119,18 +224,53 @@ def test_under_pressure_a_slider_move_gets_a_labelled_quick_preview(client, limi
     assert "requests=2000" in resp["HX-Replace-Url"]
 
 
-def test_previews_continue_for_the_brownout_after_a_busy_spell(client, limits):
-    limits(max_runs=2, brownout_s=60.0)
-    with busy_gate():  # a newcomer meets a busy gate…
-        assert client.get("/simulations/fanout/figure?seed=19", HTTP_HX_REQUEST="true"
-                          ).status_code == 200
-    # …so the next one gets a preview too, though the gate is idle again.
-    text = client.get("/simulations/fanout/figure?seed=20", HTTP_HX_REQUEST="true").content
+def test_a_slider_move_gets_the_full_run_while_a_preview_runs_if_it_fits_the_budget(
+        client, limits, costs):
+    limits(max_runs=2, full_budget_s=0.25)
+    costs(full=0.1, quick=0.01)
+    with busy_gate(full=False, cost=0.05):  # busy, but a full run would still be quick enough
+        text = client.get("/simulations/fanout/figure?seed=19", HTTP_HX_REQUEST="true").content
+    assert b'class="preview-note"' not in text
+
+
+def test_a_slider_move_gets_a_preview_when_waiting_for_the_full_lane_would_break_the_budget(
+        client, limits, costs):
+    limits(max_runs=2, full_budget_s=0.25)
+    costs(full=0.1, quick=0.01)
+    with busy_gate(full=True, cost=30.0):  # the full lane is busy far beyond the budget
+        text = client.get("/simulations/fanout/figure?seed=20", HTTP_HX_REQUEST="true").content
     assert b'class="preview-note"' in text
 
 
+def test_a_slider_move_whose_full_run_would_overrun_the_budget_gets_a_preview_on_an_idle_gate(
+        client, limits, costs):
+    limits(full_budget_s=0.25, deadline_s=1.0, margin_s=0.15)
+    costs(full=0.5, quick=0.05)
+    text = client.get("/simulations/fanout/figure?seed=21", HTTP_HX_REQUEST="true").content
+    assert b'class="preview-note"' in text and b"200 instead of 2,000" in text
+
+
+def test_a_run_that_could_not_finish_by_its_deadline_is_never_started(client, limits, costs):
+    limits(deadline_s=1.0, margin_s=0.15)
+    costs(full=0.9, quick=0.09)  # the gate is idle, but 0.9 s + 0.15 s to render > 1 s
+    resp = client.get("/simulations/fanout.json?seed=22")  # an export: never degraded
+    assert resp.status_code == 503 and resp["Retry-After"]
+    assert resp.json()["reason"] == "deadline"
+    costs(full=0.5, quick=0.05)  # the same request fits once the estimate does
+    data = client.get("/simulations/fanout.json?seed=22").json()
+    assert data["cached"] is False  # the refused request had not run (nor cached) anything
+
+
+def test_a_slider_move_that_fits_neither_as_full_nor_as_preview_is_shed_unstarted(
+        client, limits, costs):
+    limits(deadline_s=1.0, margin_s=0.15)
+    costs(full=3.0, quick=0.9)
+    resp = client.get("/simulations/fanout/figure?seed=23", HTTP_HX_REQUEST="true")
+    assert resp.status_code == 503 and resp["Retry-After"]
+
+
 def test_a_quick_preview_is_never_cached_as_the_full_result(client, limits):
-    limits(max_runs=2)
+    limits(max_runs=2, full_budget_s=0.25)
     with busy_gate():
         client.get("/simulations/fanout/figure?seed=17", HTTP_HX_REQUEST="true")
     data = client.get("/simulations/fanout.json?seed=17").json()

@@ -76,20 +76,48 @@ def dead_port() -> int:
         return s.getsockname()[1]  # closed again: nothing listens there
 
 
-def test_the_renderer_draws_with_its_network_blocked(tmp_path):
-    """Chromium's proxy points at a closed port, so any fetch of another host fails; the
-    figure must still draw (plotly.js is local, MathJax is off)."""
-    path = str(tmp_path / "r.sock")
+@pytest.fixture(scope="module")
+def offline_renderer(tmp_path_factory):
+    """A renderer whose Chromium proxy points at a closed port, so any fetch of another
+    host fails: (process, socket path)."""
+    path = str(tmp_path_factory.mktemp("renderer") / "r.sock")
     proc = renderer.spawn(path, proxy_server=f"127.0.0.1:{dead_port()}")
-    try:
-        fig = {"data": [{"type": "scatter", "x": [0, 1, 2], "y": [1, 3, 2]}],
-               "layout": {"title": {"text": "offline"}}}
-        assert png_size(renderer.render(fig, "png", 400, 300, path)) == (400, 300)
-        svg = renderer.render(fig, "svg", 400, 300, path).decode()
-        assert "offline" in svg  # plotly.js loaded (from disk) and drew the title
-        assert 'class="js-line"' in svg  # and the trace
-    finally:
-        renderer.stop(proc)
+    yield proc, path
+    renderer.stop(proc)
+
+
+def test_the_renderer_draws_with_its_network_blocked(offline_renderer):
+    """The figure must draw with no network: plotly.js is local, MathJax is off."""
+    _, path = offline_renderer
+    fig = {"data": [{"type": "scatter", "x": [0, 1, 2], "y": [1, 3, 2]}],
+           "layout": {"title": {"text": "offline"}}}
+    assert png_size(renderer.render(fig, "png", 400, 300, path)) == (400, 300)
+    svg = renderer.render(fig, "svg", 400, 300, path).decode()
+    assert "offline" in svg  # plotly.js loaded (from disk) and drew the title
+    assert 'class="js-line"' in svg  # and the trace
+
+
+def test_the_renderer_keeps_drawing_after_a_figure_it_cannot_draw(offline_renderer):
+    _, path = offline_renderer
+    with pytest.raises(renderer.RendererDown, match="the image renderer failed"):
+        renderer.render({"data": [{"type": "scatter", "x": [0, 1]}]}, "bmp", 400, 300, path)
+    fig = {"data": [{"type": "bar", "x": [0, 1], "y": [2, 1]}], "layout": {}}
+    assert png_size(renderer.render(fig, "png", 320, 200, path)) == (320, 200)
+
+
+def test_the_renderers_chromium_runs_one_page_process_and_no_spare_or_browser_ui_ones(
+        offline_renderer):
+    """scripts/renderer-chromium turns off the spare renderer and the omnibox popups that
+    Chromium's headless mode preloads: each is a process of 20-50 MB doing nothing here.
+    A Chromium that renames those features brings them back, and this fails."""
+    from devtools.bench_images import _procs, descendants, process_kind
+
+    proc, _ = offline_renderer
+    procs = _procs()
+    args = {pid: a for pid, _, a in procs}
+    kinds = [process_kind(args[pid]) for pid in descendants(proc.pid, procs)]
+    assert kinds.count("Chromium renderer") == 1, kinds  # one tab, MONOGRAPH_RENDERER_TABS=1
+    assert kinds.count("Chromium browser") == 1, kinds
 
 
 def test_a_sweep_exports_as_an_svg_with_its_title_and_closed_form(client):

@@ -58,13 +58,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
 import simpy
+from simpy.resources.resource import Request
 
 from ..engine import plotting, stats
 from ..engine.core import Metric, Result, Simulation, spawn_rngs
@@ -262,7 +263,7 @@ def make_stream(p: AgentsParams, rng: np.random.Generator) -> Stream:
                   score_logit=logits.tolist(), notice_min=notice.tolist())
 
 
-# -- one policy on the stream: SimPy processes --------------------------------------------
+# -- one policy on the stream: the SimPy clock ------------------------------------------
 class Operator:
     """The agent under one policy, acting on the shared stream of proposals."""
 
@@ -287,31 +288,46 @@ class Operator:
         self.incidents_seen = 0
         self.pages = self.escalations = 0
         self.queue_changes: list[tuple[float, int]] = [(0.0, 0)]  # (minute, waiting)
-        env.process(self._source())
 
-    def _source(self) -> Generator[Any, Any]:
+    # -- the clock ----------------------------------------------------------------------
+    # The proposals are known in advance (the stream), so they are not SimPy events: play()
+    # hands each one over at its own time `now`, after every event before it and before
+    # any later one, so env.now (the last event's time) may lag behind `now`. A proposal
+    # decided at once (most of them, at a gate) never touches the clock; one that must
+    # wait (for a reviewer, between bounded steps, until a loop's next restart) is resumed
+    # by the very SimPy event it waits for, scheduled from `now` (a generator, or plain
+    # callbacks for a routine review). Same order of events and draws as one SimPy
+    # process per proposal, at about a third of the events.
+    def play(self, until: float) -> None:
+        """Hand every proposal over at its time, then run the clock to `until`."""
+        env, handle = self.env, self._handle
+        peek, step = env.peek, env.step
         for i, t in enumerate(self.s.t):
-            if t > self.env.now:
-                yield self.env.timeout(t - self.env.now)
-            self._start(self._handle(i))
+            while peek() <= t:
+                step()
+            handle(i, t)
+        env.run(until=until)
 
-    # Most proposals under the policies without reviewers finish at once: run them
-    # inline and hand one to SimPy only when it first waits (a loop, a bounded step).
-    def _start(self, gen: Generator[Any, Any]) -> None:
+    def _after(self, now: float, minutes: float) -> simpy.Timeout:
+        """The event `minutes` after `now` (which may be ahead of env.now: see play)."""
+        env = self.env
+        return env.timeout(minutes if now == env.now else now + minutes - env.now)
+
+    @staticmethod
+    def _start(gen: Generator[Any, Any]) -> None:
+        """Run a proposal's generator until it waits; each event it waits for resumes it."""
+        def wake(fired: simpy.Event) -> None:
+            try:
+                following = gen.send(fired.value)
+            except StopIteration:
+                return
+            following.callbacks.append(wake)
+
         try:
             event = next(gen)
         except StopIteration:
             return
-        self.env.process(self._resume(gen, event))
-
-    @staticmethod
-    def _resume(gen: Generator[Any, Any], event: Any) -> Generator[Any, Any]:
-        while True:
-            value = yield event
-            try:
-                event = gen.send(value)
-            except StopIteration:
-                return
+        event.callbacks.append(wake)
 
     def queue_samples(self, every_min: float, horizon_min: float) -> list[int]:
         """Proposals waiting for a reviewer, read every every_min minutes."""
@@ -321,7 +337,7 @@ class Operator:
         return waiting[np.searchsorted(times, grid, side="right") - 1].tolist()
 
     # -- gates --------------------------------------------------------------------------
-    def _gate(self, i: int) -> bool:
+    def _gate(self, i: int, now: float) -> bool:
         """Policies without humans in the loop: the threshold, then the rate limit."""
         if self.policy == "autonomous":
             return True
@@ -330,7 +346,7 @@ class Operator:
             self.human_min += ESCALATE_MIN
             return False
         window = self.recent.setdefault(self.s.target[i], deque())
-        while window and window[0] <= self.env.now - 60.0:
+        while window and window[0] <= now - 60.0:
             window.popleft()
         if len(window) >= self.p.rate_limit_per_hour:
             self.pages += 1
@@ -338,49 +354,78 @@ class Operator:
             return False
         return True
 
-    def _review(self, i: int) -> Generator[Any, Any, bool]:
-        """Wait for a reviewer; a real review or, when the queue is long, a rubber stamp."""
+    # -- review (propose and approve) ---------------------------------------------------
+    # Event callbacks rather than a generator: most proposals only ever wait here.
+    def _review(self, i: int, now: float, then: Callable[[bool, float], None]) -> None:
+        """Queue proposal i for a reviewer at `now`; then(approved, minute) once reviewed."""
         assert self.reviewers is not None
-        asked = self.env.now
-        with self.reviewers.request() as req:
-            self.queue_changes.append((asked, len(self.reviewers.queue)))
-            yield req
-            self.waits.append(self.env.now - asked)
-            waiting = len(self.reviewers.queue)
-            self.queue_changes.append((self.env.now, waiting))
-            stamp = (self.stamping
-                     and self.rng.random() < waiting / (waiting + STAMP_HALF_QUEUE))
-            minutes = STAMP_MIN if stamp else float(self.rng.exponential(self.p.review_min))
-            yield self.env.timeout(minutes)
+        req = self.reviewers.request()
+        self.queue_changes.append((now, len(self.reviewers.queue)))
+        if req.triggered:  # a reviewer is free
+            self._reviewing(req, i, now, now, then)
+        else:  # every reviewer is busy: wait in the queue (FIFO)
+            req.callbacks.append(lambda _: self._reviewing(req, i, now, self.env.now, then))
+
+    def _reviewing(self, req: Request, i: int, asked: float, now: float,
+                   then: Callable[[bool, float], None]) -> None:
+        """A reviewer takes proposal i: a real review or, when the queue is long, a stamp."""
+        assert self.reviewers is not None
+        self.waits.append(now - asked)
+        waiting = len(self.reviewers.queue)
+        self.queue_changes.append((now, waiting))
+        stamp = (self.stamping
+                 and self.rng.random() < waiting / (waiting + STAMP_HALF_QUEUE))
+        minutes = STAMP_MIN if stamp else float(self.rng.exponential(self.p.review_min))
+        self._after(now, minutes).callbacks.append(
+            lambda _: self._reviewed(req, i, stamp, minutes, then))
+
+    def _reviewed(self, req: Request, i: int, stamp: bool, minutes: float,
+                  then: Callable[[bool, float], None]) -> None:
+        assert self.reviewers is not None
+        self.reviewers.release(req)
         self.reviews += 1
         self.stamps += stamp
         self.human_min += minutes
-        if not self.s.harmful[i]:
-            return True
-        self.harm_reviews += 1
-        caught = not stamp and self.rng.random() < REVIEW_CATCH
-        self.harm_caught += caught
-        return not caught
+        caught = False
+        if self.s.harmful[i]:
+            self.harm_reviews += 1
+            caught = not stamp and self.rng.random() < REVIEW_CATCH
+            self.harm_caught += caught
+        then(not caught, self.env.now)
 
-    def _decide(self, i: int) -> Generator[Any, Any, bool]:
-        if self.reviewers is not None:
-            return (yield from self._review(i))
-        return self._gate(i)
+    def _decide(self, i: int, now: float) -> Generator[Any, Any, tuple[bool, float]]:
+        """Whether proposal i may act, and the minute that is known."""
+        if self.reviewers is None:
+            return self._gate(i, now), now
+        verdict = self.env.event()
+        self._review(i, now, lambda ok, when: verdict.succeed((ok, when)))
+        return (yield verdict)
 
-    def _act(self, i: int) -> None:
+    def _act(self, i: int, now: float) -> None:
         target = self.s.target[i]
-        self.recent.setdefault(target, deque()).append(self.env.now)
-        self.actions.append((self.env.now, target))
+        if self.bounded:  # the rate limit's window
+            self.recent.setdefault(target, deque()).append(now)
+        self.actions.append((now, target))
 
     # -- one proposal -------------------------------------------------------------------
-    def _handle(self, i: int) -> Generator[Any, Any]:
+    def _handle(self, i: int, now: float) -> None:
         s = self.s
         if s.harmful[i]:
-            yield from self._harmful(i)
-        else:
-            yield from self._good(i)
+            self._start(self._harmful(i, now))
+        elif s.incident[i]:
+            self._start(self._good(i, now))
+        else:  # most proposals: a routine good one, one decision, one action
+            self.good_total += 1
+            if self.reviewers is not None:  # a good proposal is always approved
+                self._review(i, now, lambda _, when: self._routine_done(i, when))
+            elif self._gate(i, now):
+                self._routine_done(i, now)
 
-    def _good(self, i: int) -> Generator[Any, Any]:
+    def _routine_done(self, i: int, now: float) -> None:
+        self._act(i, now)
+        self.good_done += 1
+
+    def _good(self, i: int, now: float) -> Generator[Any, Any]:
         self.good_total += 1
         steps = 1
         incident = self.s.incident[i]
@@ -390,41 +435,46 @@ class Operator:
                 steps = math.ceil(MITIGATION_REACH_PCT / self.bound - 1e-9)
         for step in range(steps):
             if step:
-                yield self.env.timeout(STEP_MIN)
-            ok = yield from self._decide(i)
+                yield self._after(now, STEP_MIN)
+                now = self.env.now
+            ok, now = yield from self._decide(i, now)
             if not ok:
                 return
-            self._act(i)
+            self._act(i, now)
         self.good_done += 1
         if incident:
-            landed = self.env.now - self.s.incident_start[i]
+            landed = now - self.s.incident_start[i]
             if landed < self.s.human_fix_min[i]:
                 self.saved.append(self.s.human_fix_min[i] - landed)
 
-    def _harmful(self, i: int) -> Generator[Any, Any]:
+    def _harmful(self, i: int, now: float) -> Generator[Any, Any]:
         s = self.s
         self.harm_total += 1
         if s.incident[i]:
             self.incidents_seen += 1  # a wrong fix: on-call mitigates the incident alone
         share = action_harm(s.kind[i], self.bound)
-        ok = yield from self._decide(i)
+        ok, now = yield from self._decide(i, now)
         if not ok:
             self.harm_stopped += 1
             return
-        self._act(i)
+        self._act(i, now)
         if s.kind[i] != "restart_loop":
-            self.impacts.append((self.env.now, s.notice_min[i], share, i))
+            self.impacts.append((now, s.notice_min[i], share, i))
             return
-        stop_at = self.env.now + s.notice_min[i]  # a human notices the loop
+        stop_at = now + s.notice_min[i]  # a human notices the loop
         while True:
-            self.impacts.append((self.env.now, RESTART_DOWN_MIN, share, i))
-            if self.env.now + LOOP_EVERY_MIN >= stop_at:
+            self.impacts.append((now, RESTART_DOWN_MIN, share, i))
+            if now + LOOP_EVERY_MIN >= stop_at:
                 return
-            yield self.env.timeout(LOOP_EVERY_MIN)
-            ok = yield from self._decide(i)
-            if not ok or self.env.now >= stop_at:  # stopped, or approved too late
+            yield self._after(now, LOOP_EVERY_MIN)
+            now = self.env.now
+            if self.reviewers is None:  # the hot path at high harmful shares: no generator
+                ok = self._gate(i, now)
+            else:
+                ok, now = yield from self._decide(i, now)
+            if not ok or now >= stop_at:  # stopped, or approved too late
                 return
-            self._act(i)
+            self._act(i, now)
 
     # -- summaries ----------------------------------------------------------------------
     def incident_ids(self) -> set[int]:
@@ -444,7 +494,7 @@ def run_policy(p: AgentsParams, policy: Policy, stream: Stream, rng: np.random.G
     env = simpy.Environment()
     op = Operator(env, policy, p, stream, rng, stamping=stamping)
     # Past the horizon, let approvals and loops in flight finish (bounded: a day).
-    env.run(until=(p.days + 1) * MIN_PER_DAY)
+    op.play(until=(p.days + 1) * MIN_PER_DAY)
     return op
 
 
