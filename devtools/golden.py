@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,11 @@ def write(doc: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The presets come from the chapters, whose sweep embeds reverse() their URLs.
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "monograph.settings")
+    import django
+
+    django.setup()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("slugs", nargs="*", help="simulations to regenerate (default: all)")
     parser.add_argument("--force", action="store_true",

@@ -143,6 +143,8 @@ class Run:
     figure_json: str = ""  # the figure pre-serialised, so a cache hit costs no re-encoding
     # A quick run served under pressure instead of the one asked for (admission.preview_label).
     preview: dict[str, Any] | None = None
+    # What a run sized by precision simulated (simulations.engine.core.Sample), if it is one.
+    sample: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The public JSON (docs/contract.md)."""
@@ -150,6 +152,8 @@ class Run:
         del out["figure_json"]
         if out["preview"] is None:
             del out["preview"]
+        if out["sample"] is None:
+            del out["sample"]
         return out
 
 
@@ -204,7 +208,7 @@ def _execute(state: State, params: Any) -> Run:
     metrics.SIM_SECONDS.labels(slug).observe(elapsed)
     return Run(
         **{k: result[k] for k in ("simulation", "title", "model_version", "params", "seed",
-                                  "metrics", "summary", "series", "figure")},
+                                  "metrics", "summary", "series", "figure", "sample")},
         version=version(), elapsed_ms=round(elapsed * 1000, 1),
         figure_json=json.dumps(result["figure"], separators=(",", ":")),
     )

@@ -41,10 +41,11 @@ def test_the_short_permalink_lists_only_what_differs_from_the_defaults():
 
     sim = simulations.get("fanout")
     state = strict(sim, QueryDict("fanout=20&slow_ms=200"))
+    mv = sim.model_version
     assert images.short_permalink(state, "https://b.example") == \
-        "https://b.example/simulations/fanout/?fanout=20&mv=1"
+        f"https://b.example/simulations/fanout/?fanout=20&mv={mv}"
     default = strict(sim, QueryDict(""))
-    assert images.short_permalink(default, "") == "/simulations/fanout/?mv=1"
+    assert images.short_permalink(default, "") == f"/simulations/fanout/?mv={mv}"
     again = strict(sim, QueryDict("fanout=20"))
     assert again.query == state.query  # the short link is the same state
 

@@ -37,18 +37,61 @@ class Metric:
         return out
 
 
+@dataclass(frozen=True)
+class Sample:
+    """What a run sized by precision simulated: `ran` of at most `limit` `unit`.
+
+    A model may stop before its sample-size parameter once its headline `estimate` (e.g.
+    "P99.9") is precise enough: its 95 % CI half-width relative to it within `target`.
+    `precision` is the relative half-width the run ended with, `reached` whether it is
+    within the target. The confidence intervals the run reports are those of the samples
+    actually run. The limit is bounded by the simulation's work limit (its `check`), so a
+    run's cost is capped without reading a clock: the same parameters and seed always run
+    the same sample.
+    """
+
+    ran: int
+    limit: int
+    unit: str
+    estimate: str
+    target: float
+    precision: float
+
+    @property
+    def reached(self) -> bool:
+        return self.precision <= self.target
+
+    @property
+    def message(self) -> str:
+        """One line for the provenance: 'ran 1,400 of up to 2,000 requests: P99.9 ±1.9 %'."""
+        ran = (f"ran {self.ran:,} of up to {self.limit:,} {self.unit}" if self.ran < self.limit
+               else f"ran all {self.ran:,} {self.unit}")
+        known = (f"{self.estimate} ±{self.precision:.1%}".replace("%", " %")
+                 if self.precision < 10 else f"{self.estimate} imprecise")
+        aim = "" if self.reached else f" (aim: ±{self.target:.0%})".replace("%", " %")
+        return f"{ran}: {known}{aim}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ran": self.ran, "limit": self.limit, "unit": self.unit,
+                "estimate": self.estimate, "target": self.target,
+                "precision": _plain(self.precision), "reached": self.reached,
+                "message": self.message}
+
+
 @dataclass
 class Result[F]:
     """What a run returns: metrics, data series, a summary sentence, and figure inputs.
 
     `figure_data` is the model's own typed (frozen dataclass) input to its figure builder:
-    whatever the figure needs that is not part of the public series.
+    whatever the figure needs that is not part of the public series. `sample` is set by a
+    model that sizes its run by the precision it must reach (Sample).
     """
 
     metrics: dict[str, Metric]
     series: dict[str, list[Any]]
     summary: str
     figure_data: F | None = None
+    sample: Sample | None = None
 
 
 def _plain(x: Any) -> Any:
@@ -271,4 +314,5 @@ def execute[P, F](sim: Simulation[P, F], params: P, seed: int) -> dict[str, Any]
         "summary": result.summary,
         "series": {k: _plain(v) for k, v in result.series.items()},
         "figure": sim.figure(result, params),
+        "sample": result.sample.to_json() if result.sample is not None else None,
     }

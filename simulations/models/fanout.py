@@ -15,6 +15,10 @@ round. The queues themselves are FCFS multi-server queues whose start times are
 computed when a call arrives (the earliest free worker, Kiefer–Wolfowitz), updated
 with NumPy across all shards at once. For FCFS without cancellation this is exactly
 what `simpy.Resource` produces (the tests check it) at a fraction of its events.
+
+Sample. `requests` is the most a run simulates: from 2,000 requests on, at a few
+checkpoints, it stops once its P99.9 is known within ±5 % (95 % CI), and says what it
+ran (Result.sample); its intervals are those of the requests run.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 import simpy
 
 from ..engine import plotting, stats
-from ..engine.core import Metric, Result, Simulation, spawn_rngs
+from ..engine.core import Metric, Result, Sample, Simulation, spawn_rngs
 from ..engine.params import Param, check_work
 from ..engine.plotting import PALETTE
 from ..engine.words import ms, pct
@@ -43,6 +47,14 @@ HEDGE_BUDGET = 0.2  # hedges a shard may receive per first call, on average
 HEDGE_BURST = 20.0  # tokens a shard's hedge budget can save up
 IDLE_GAP_MS = 1e6  # request spacing at load 0: longer than any call can take
 BINS = 60
+# Sized by precision: from CHECK_FROM requests on, at checkpoints CHECK_GROWTH apart, the run
+# stops once the P99.9's 95 % CI half-width is within PRECISION of it, judged on the
+# requests whose answers are final (hedging rounds over). The requested count is the cap,
+# and the work limit caps that. Below CHECK_FROM the P99.9 rests on one or two samples.
+PRECISION = 0.05
+PRECISION_Q = 0.999
+CHECK_FROM = 2000
+CHECK_GROWTH = 1.5
 
 
 # -- parameters -------------------------------------------------------------------------
@@ -67,7 +79,8 @@ PARAMS = (
           help="0 = no hedging; else send a copy to another replica after this delay."),
     Param(name="requests", kind="int", default=2000, min=200, max=20000, step=100,
           scale="log", label="Requests simulated",
-          help="User requests in one run: more gives tighter confidence intervals.",
+          help="The most user requests one run simulates: it stops sooner once the "
+               "P99.9 is known within ±5 % (95 % CI), from 2,000 requests on.",
           sample_size=True),
 )
 
@@ -168,6 +181,21 @@ def _draw_calls(service_gen: np.random.Generator, slow_gen: np.random.Generator,
     return service, slow
 
 
+def checkpoints(limit: int) -> list[int]:
+    """Request counts at which a run of at most `limit` requests may stop (below limit)."""
+    out, k = [], CHECK_FROM
+    while k < limit:
+        out.append(k)
+        k = int(round(k * CHECK_GROWTH, -2))
+    return out
+
+
+def relative_halfwidth(ci: tuple[float, float, float]) -> float:
+    """Half the CI's width relative to the estimate (inf when the estimate is 0 or NaN)."""
+    est, lo, hi = ci
+    return (hi - lo) / 2 / est if est > 0 else math.inf
+
+
 @dataclass
 class _Outcome:
     """Raw per-request results of one run, before any statistics."""
@@ -179,6 +207,7 @@ class _Outcome:
     busy_ms: float  # worker time spent on all calls, hedges included
     span_ms: float  # time over which requests arrived
     events: int  # SimPy events processed
+    limit: int = 0  # requests the run could have simulated (ran = len(sent_at))
 
     @property
     def latency_ms(self) -> np.ndarray:
@@ -191,8 +220,12 @@ class _Outcome:
         return self.answer_slow.any(axis=1)
 
 
-def simulate(p: FanoutParams, seed: int) -> _Outcome:
-    """Run the SimPy model once and return the raw per-request outcome."""
+def simulate(p: FanoutParams, seed: int, *, precision: float | None = PRECISION) -> _Outcome:
+    """Run the SimPy model once and return the raw per-request outcome.
+
+    With a `precision`, the arrivals stop at the first checkpoint where the P99.9 so far
+    has a relative 95 % CI half-width within it; `None` runs every requested request.
+    """
     rng = spawn_rngs(seed, "arrivals", "service", "slow", "replica", "hedge")
     n, shards = p.requests, p.fanout
     rate = arrival_rate_per_ms(p)
@@ -250,13 +283,27 @@ def simulate(p: FanoutParams, seed: int) -> _Outcome:
             timer = env.timeout(due - env.now)
             timer.callbacks.append(lambda _ev: hedge_round(i, k, waiting))
 
+    stops = set(checkpoints(n)) if precision is not None else set()
+    ran = n
+
+    settle_ms = (REPLICAS - 1) * hedge_ms  # a request's last hedging round, after it is sent
+
+    def precise_enough(k: int) -> bool:
+        # Only requests whose hedging is over have their final latency.
+        final = int(np.searchsorted(sent_at[:k], env.now - settle_ms, "right"))
+        if final < CHECK_FROM:
+            return False
+        lat = answer_at[:final].max(axis=1) - sent_at[:final]
+        return relative_halfwidth(stats.quantile_ci(lat, PRECISION_Q)) <= precision
+
     def arrivals():  # a SimPy process: one timeout per request
-        nonlocal primary_ms
+        nonlocal primary_ms, ran
         block = max(1, BLOCK_CALLS // shards)
         for first in range(0, n, block):
             rows = slice(first, min(n, first + block))
             service, answer_slow[rows] = _draw_calls(rng["service"], rng["slow"], p,
                                                      (rows.stop - first, shards))
+            before = primary_ms
             primary_ms += float(service.sum())
             queues = queue_of[rows]
             queues[:] = shard_base + rng["replica"].integers(0, REPLICAS, service.shape)
@@ -269,12 +316,17 @@ def simulate(p: FanoutParams, seed: int) -> _Outcome:
                 if hedge_ms > 0:
                     np.minimum(tokens + HEDGE_BUDGET, HEDGE_BURST, out=tokens)
                     schedule(i, 1)
+                if i + 1 in stops and precise_enough(i + 1):
+                    ran = i + 1  # the calls drawn for later requests were never sent
+                    primary_ms = before + float(service[:row + 1].sum())
+                    return
 
     env.process(arrivals())
-    env.run()
-    span = float(gaps.sum()) if rate > 0 else 0.0
+    env.run()  # hedging rounds of the last requests still run after the arrivals stop
+    span = float(gaps[:ran].sum()) if rate > 0 else 0.0
     busy = primary_ms + hedge_draws.busy_ms()
-    return _Outcome(sent_at, answer_at, answer_slow, hedges, busy, span, events[0])
+    return _Outcome(sent_at[:ran], answer_at[:ran], answer_slow[:ran], hedges[:ran], busy,
+                    span, events[0], limit=n)
 
 
 # -- results ----------------------------------------------------------------------------
@@ -283,18 +335,19 @@ def simulate(p: FanoutParams, seed: int) -> _Outcome:
 def run(p: FanoutParams, seed: int) -> Result[FanoutFigure]:
     """Simulate, then turn the outcome into metrics, series and a summary."""
     out = simulate(p, seed)
-    n = p.requests
+    n = len(out.sent_at)  # requests run: fewer than asked when P99.9 was precise enough
     hedging = p.hedge_ms > 0
-    lat = out.latency_ms
+    # Sorted once: every percentile and histogram below reads the same order statistics.
+    lat = np.sort(out.latency_ms)
     # One backend's answer time: every shard is alike, so a column sample suffices.
     kept = min(p.fanout, max(1, BACKEND_SAMPLE // n))
-    backend = (out.answer_at[:, :kept] - out.sent_at[:, None]).ravel()
+    backend = np.sort((out.answer_at[:, :kept] - out.sent_at[:, None]).ravel())
 
     slow_count = int(out.waited_slow.sum())
     closed = float(share_slow_closed_form(p.slow_prob, p.fanout))
     share = slow_count / n
-    p50, p99, p999 = (stats.quantile_ci(lat, q) for q in (0.5, 0.99, 0.999))
-    b95, b99 = (stats.quantile_ci(backend, q) for q in (0.95, 0.99))
+    p50, p99, p999 = stats.quantiles_ci(lat, (0.5, 0.99, 0.999), presorted=True)
+    b95, b99 = stats.quantiles_ci(backend, (0.95, 0.99), presorted=True)
     if hedging:
         extra, extra_lo, extra_hi = stats.mean_ci(out.hedges / p.fanout, floor=0.0)
         extra_metric = Metric(extra, "calls per call",
@@ -325,11 +378,13 @@ def run(p: FanoutParams, seed: int) -> Result[FanoutFigure]:
                               "Backend utilisation measured, hedges included"),
     }
 
-    lo = float(min(lat.min(), backend.min()))
-    hi = float(max(lat.max(), backend.max()))
+    lo = float(min(lat[0], backend[0]))
+    hi = float(max(lat[-1], backend[-1]))
     edges = np.geomspace(lo, hi, BINS + 1)
-    _, _, backend_share = stats.histogram(backend, BINS, log=True, lo=lo, hi=hi)
-    _, _, request_share = stats.histogram(lat, BINS, log=True, lo=lo, hi=hi)
+    _, _, backend_share = stats.histogram(backend, BINS, log=True, lo=lo, hi=hi,
+                                          presorted=True)
+    _, _, request_share = stats.histogram(lat, BINS, log=True, lo=lo, hi=hi,
+                                          presorted=True)
     curve_n = np.unique(np.geomspace(1, 500, 80).round().astype(int))
     series = {
         "bin_lo_ms": edges[:-1].round(3).tolist(),
@@ -358,7 +413,11 @@ def run(p: FanoutParams, seed: int) -> Result[FanoutFigure]:
         edges=edges, share=share, share_ci=stats.proportion_ci(slow_count, n),
         p50=p50[0], p99=p99[0], p999=p999[0], backend_p95=b95[0], events=out.events,
     )
-    return Result(metrics=metrics, series=series, summary=summary, figure_data=figure_data)
+    precision = relative_halfwidth(p999)
+    sample = Sample(ran=n, limit=out.limit, unit="requests", estimate="P99.9",
+                    target=PRECISION, precision=precision)
+    return Result(metrics=metrics, series=series, summary=summary, figure_data=figure_data,
+                  sample=sample)
 
 
 # -- figure -----------------------------------------------------------------------------
@@ -464,4 +523,5 @@ SIMULATION = Simulation(
     check=check_limits,
     limits=(f"fanout × requests must be at most {MAX_CALLS:,}.",),
     main_param="fanout",
+    model_version=2,  # 2: runs of more than 2,000 requests stop once P99.9 is within ±5 %
 )

@@ -374,8 +374,6 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
 
     # -- callers --------------------------------------------------------------------------
     def wait_before_retry(call: _Call) -> float:
-        if not backoff:
-            return 0.0
         call.sleep = backoff_s(jitter, base, cap, call.tries, call.sleep,
                                0.0 if jitter == "none" else uniform())
         return call.sleep
@@ -406,7 +404,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             if budget > 0:
                 tokens[k] -= 1
             call.tries += 1
-            wait = wait_before_retry(call)
+            wait = wait_before_retry(call) if backoff else 0.0
             if wait > 0:
                 at(now + wait, call, on_retry)
             else:

@@ -37,13 +37,18 @@ def ci(result, name):
 
 
 # -- the closed form and the paper ------------------------------------------------------
+def ran(result):
+    """Requests the run simulated: it may stop before the requested count (model.PRECISION)."""
+    return result["sample"]["ran"]
+
+
 def test_fanout_matches_closed_form_at_100_backends():
     """63 % of requests hit a slow call at N = 100, p = 1 % (Dean & Barroso 2013)."""
-    n = 4000
-    result = run(fanout=100, slow_prob=0.01, requests=n)
+    result = run(fanout=100, slow_prob=0.01, requests=4000)
+    n = ran(result)
     expected = 1 - 0.99**100  # 0.634, the paper's "63 %"
     assert result["metrics"]["share_slow"]["closed_form"] == pytest.approx(expected, abs=1e-6)
-    # Tolerance: 3 binomial standard errors at n requests (≈ ±2.3 points).
+    # Tolerance: 3 binomial standard errors at the n requests run (≈ ±2.3 points at 4,000).
     tolerance = 3 * math.sqrt(expected * (1 - expected) / n)
     assert value(result, "share_slow") == pytest.approx(expected, abs=tolerance)
     lo, hi = ci(result, "share_slow")
@@ -52,8 +57,8 @@ def test_fanout_matches_closed_form_at_100_backends():
 
 def test_fanout_matches_closed_form_at_10_backends():
     """About 10 % of requests hit a slow call at N = 10, p = 1 %: 1 − 0.99¹⁰ ≈ 9.6 %."""
-    n = 4000
-    result = run(fanout=10, slow_prob=0.01, requests=n)
+    result = run(fanout=10, slow_prob=0.01, requests=4000)
+    n = ran(result)
     expected = 1 - 0.99**10  # 0.0956
     tolerance = 3 * math.sqrt(expected * (1 - expected) / n)  # 3 standard errors ≈ ±1.4 pt
     assert value(result, "share_slow") == pytest.approx(expected, abs=tolerance)
@@ -61,8 +66,8 @@ def test_fanout_matches_closed_form_at_10_backends():
 
 def test_one_backend_is_slow_exactly_as_often_as_one_call():
     """With N = 1 the closed form is p itself; 3 standard errors of tolerance."""
-    n = 5000
-    result = run(fanout=1, slow_prob=0.05, requests=n)
+    result = run(fanout=1, slow_prob=0.05, requests=5000)
+    n = ran(result)
     assert result["metrics"]["share_slow"]["closed_form"] == pytest.approx(0.05)
     assert value(result, "share_slow") == pytest.approx(0.05, abs=3 * math.sqrt(0.05 * 0.95 / n))
 
@@ -225,6 +230,45 @@ def test_fast_queue_schedules_exactly_like_a_simpy_resource():
                      for i, t in enumerate(arrivals)])
     assert fast == pytest.approx(finished, abs=1e-9)
     assert np.mean(fast - arrivals - service > 1e-9) > 0.05  # some calls really queued
+
+
+# -- sized by precision ------------------------------------------------------------------
+def test_checkpoints_start_at_two_thousand_requests_and_stay_below_the_limit():
+    assert model.checkpoints(2000) == []
+    points = model.checkpoints(20000)
+    assert points[0] == model.CHECK_FROM == 2000
+    assert points == sorted(set(points)) and points[-1] < 20000
+
+
+def test_a_long_run_stops_once_its_p999_is_precise_enough_and_says_so():
+    """At 100 backends (seed 42) P99.9 is known within ±5 % well before 20,000 requests."""
+    result = run(fanout=100, requests=20000)
+    sample = result["sample"]
+    assert sample["limit"] == 20000
+    assert sample["ran"] < 20000 and sample["ran"] in model.checkpoints(20000)
+    assert sample["reached"] and sample["precision"] <= model.PRECISION
+    # The reported interval is the one of the requests run, and gives that precision.
+    p999, (lo, hi) = value(result, "p999_ms"), ci(result, "p999_ms")
+    # (JSON rounds every number to 6 significant digits, hence the tolerance.)
+    assert sample["precision"] == pytest.approx((hi - lo) / 2 / p999, rel=1e-4)
+    assert f"ran {sample['ran']:,} of up to 20,000 requests" in sample["message"]
+
+
+def test_stopping_early_leaves_the_requests_run_exactly_as_a_full_run_has_them():
+    """The stop only drops later requests: the earlier ones are the same computation."""
+    params, seed = SIM.parse({"fanout": "100", "requests": "20000"})
+    early = model.simulate(params, seed)
+    full = model.simulate(params, seed, precision=None)
+    k = len(early.sent_at)
+    assert k < len(full.sent_at) == 20000
+    assert np.array_equal(early.latency_ms, full.latency_ms[:k])
+    assert np.array_equal(early.answer_slow, full.answer_slow[:k])
+
+
+def test_a_run_at_or_below_two_thousand_requests_runs_them_all():
+    result = run(requests=2000)
+    assert result["sample"]["ran"] == result["sample"]["limit"] == 2000
+    assert result["sample"]["message"].startswith("ran all 2,000 requests: P99.9 ±")
 
 
 # -- contract, determinism, bad input ---------------------------------------------------
