@@ -303,6 +303,12 @@ class Gate:
     def waiting(self) -> int:
         return sum(j.started is None for j in self.jobs)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing runs or waits: a newcomer would delay nobody."""
+        with self._cond:
+            return not self.jobs
+
     def predicted_wait(self, cfg: Config, full: bool, now: float) -> float:
         """Seconds before a newcomer could start: the runs in flight finish at their
         estimates, the waiting ones take the slots (and the full lane) in turn, then it."""
@@ -473,8 +479,9 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
     The choice, from the gate's predicted wait and each kind of run's learned cost:
     - the preview a dragging slider asked for, when it asked;
     - else the full run when it would be done within `full_budget_s` of the request's
-      arrival (the latency a reader should see, less rendering), and always for a request
-      that cannot be degraded;
+      arrival (the latency a reader should see, less rendering), or when this process's gate
+      is idle (degrading then would spare nobody), and always for a request that cannot be
+      degraded;
     - else, for an interactive request whose model has a sample size, the quick preview;
     - and never work that would not finish by the deadline, less `margin_s` for rendering
       the answer: that is shed unstarted (503, reason `deadline`).
@@ -493,8 +500,11 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
         now = clock()
         done = now + GATE.predicted_wait(cfg, True, now) + COSTS.estimate(
             cost_key(sim, params), cfg.default_cost_s)
-        if done <= ticket.arrived + cfg.full_budget_s and done + cfg.margin_s <= ticket.deadline:
-            quick = None  # the full run fits the latency budget: no need to degrade
+        fits_deadline = done + cfg.margin_s <= ticket.deadline
+        if fits_deadline and (done <= ticket.arrived + cfg.full_budget_s or GATE.idle):
+            # The full run fits the latency budget, or nobody's run would wait behind it (a
+            # reader alone, letting go of a slider): no need to degrade.
+            quick = None
     cost = COSTS.estimate(cost_key(sim, params if quick is None else quick), cfg.default_cost_s)
     ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
     latest_start = ticket.deadline - cost - cfg.margin_s

@@ -242,11 +242,21 @@ def test_a_slider_move_gets_a_preview_when_waiting_for_the_full_lane_would_break
     assert b'class="preview-note"' in text
 
 
-def test_a_slider_move_whose_full_run_would_overrun_the_budget_gets_a_preview_on_an_idle_gate(
+def test_on_an_idle_gate_a_slider_move_gets_its_full_run_even_beyond_the_latency_budget(
         client, limits, costs):
+    """A reader alone, letting go of a slider: degrading would spare nobody."""
     limits(full_budget_s=0.25, deadline_s=1.0, margin_s=0.15)
     costs(full=0.5, quick=0.05)
     text = client.get("/simulations/fanout/figure?seed=21", HTTP_HX_REQUEST="true").content
+    assert b"preview-note" not in text
+
+
+def test_a_slider_move_whose_full_run_would_overrun_the_budget_behind_others_gets_a_preview(
+        client, limits, costs):
+    limits(max_runs=2, full_budget_s=0.25, deadline_s=1.0, margin_s=0.15)
+    costs(full=0.5, quick=0.05)
+    with busy_gate(full=False, cost=0.05):  # another reader's preview is running
+        text = client.get("/simulations/fanout/figure?seed=21", HTTP_HX_REQUEST="true").content
     assert b'class="preview-note"' in text and b"200 instead of 2,000" in text
 
 
