@@ -296,10 +296,6 @@ class Gate:
         self.jobs: list[Job] = []  # running and waiting, in arrival order
 
     @property
-    def running(self) -> int:
-        return sum(j.started is not None for j in self.jobs)
-
-    @property
     def waiting(self) -> int:
         return sum(j.started is None for j in self.jobs)
 
@@ -495,17 +491,17 @@ def cold_run(sim: Simulation, params: Any, preview: Any | None = None) -> Iterat
         return
     _check_run_budget(ticket, cfg)
     quick = preview
-    if quick is None and cfg.degrade and ticket.interactive:
-        quick = sim.quick(params)
-        now = clock()
-        done = now + GATE.predicted_wait(cfg, True, now) + COSTS.estimate(
-            cost_key(sim, params), cfg.default_cost_s)
-        fits_deadline = done + cfg.margin_s <= ticket.deadline
-        if fits_deadline and (done <= ticket.arrived + cfg.full_budget_s or GATE.idle):
-            # The full run fits the latency budget, or nobody's run would wait behind it (a
-            # reader alone, letting go of a slider): no need to degrade.
-            quick = None
     cost = COSTS.estimate(cost_key(sim, params if quick is None else quick), cfg.default_cost_s)
+    smaller = sim.quick(params) if quick is None and cfg.degrade and ticket.interactive else None
+    if smaller is not None:
+        now = clock()
+        done = now + GATE.predicted_wait(cfg, True, now) + cost
+        fits_deadline = done + cfg.margin_s <= ticket.deadline
+        # Degrade unless the full run fits the latency budget, or nobody's run would wait
+        # behind it (a reader alone, letting go of a slider).
+        if not (fits_deadline and (done <= ticket.arrived + cfg.full_budget_s or GATE.idle)):
+            quick = smaller
+            cost = COSTS.estimate(cost_key(sim, quick), cfg.default_cost_s)
     ticket.leave_lane()  # the gate bounds it from here: a cheap request may have its slot
     latest_start = ticket.deadline - cost - cfg.margin_s
     with GATE.enter(cfg, quick is None, cost, latest_start):
