@@ -178,24 +178,24 @@ def run(state: State) -> Run:
         return replace(hit, cached=True)
     metrics.SIM_CACHE.labels(slug, "miss").inc()
     wanted = state.sim.quick(state.params) if state.preview else None
-    if wanted is not None:  # a cached preview needs no run slot
-        hit = cache.get(key + ":quick")
-        if hit is not None:
-            return replace(hit, cached=True, preview=admission.preview_label(
-                state.sim, state.params, wanted, "drag"))
+    if wanted is not None and (hit := cache.get(key + ":quick")) is not None:
+        return _as_preview(state, replace(hit, cached=True), wanted, "drag")  # no run slot
     with admission.cold_run(state.sim, state.params, preview=wanted) as quick:
         if quick is None:
             out = _execute(state, state.params)
             cache.set(key, out, settings.SIMULATION_CACHE_SECONDS)
             return out
-        reason = "drag" if wanted is not None else "busy"
-        label = admission.preview_label(state.sim, state.params, quick, reason)
-        hit = cache.get(key + ":quick") if wanted is None else None
+        hit = None if wanted is not None else cache.get(key + ":quick")
         if hit is not None:
-            return replace(hit, cached=True, preview=label)
+            return _as_preview(state, replace(hit, cached=True), quick, "busy")
         out = _execute(state, quick)
         cache.set(key + ":quick", out, PREVIEW_CACHE_SECONDS)
-        return replace(out, preview=label)
+        return _as_preview(state, out, quick, "drag" if wanted is not None else "busy")
+
+
+def _as_preview(state: State, out: Run, quick: Any, reason: str) -> Run:
+    """A quick run's result, labelled with how it differs from the run asked for."""
+    return replace(out, preview=admission.preview_label(state.sim, state.params, quick, reason))
 
 
 def _execute(state: State, params: Any) -> Run:
