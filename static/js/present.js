@@ -177,8 +177,10 @@
     var box = (e.target && e.target.closest && e.target.closest(".present-figure")) ||
               present.querySelector(".present-figure:not([hidden])");
     // A figure left behind by a quick step forward may settle late: only the one on screen
-    // speaks for the room.
-    if (box && !box.hidden) { roomState.query = figureQuery(box); push(); }
+    // speaks for the room. A preview shown while the facilitator drags is not a state the
+    // room should run: the release that follows is.
+    var dragging = box && box.querySelector('.figdata[data-preview="drag"]');
+    if (box && !box.hidden && !dragging) { roomState.query = figureQuery(box); push(); }
     if (window.location.pathname + window.location.search !== home) history.replaceState(null, "", home);
   });
 
