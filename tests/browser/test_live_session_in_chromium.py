@@ -139,3 +139,52 @@ def test_a_step_on_a_chapters_second_figure_shows_that_figure_to_the_room(new_co
     follower.wait_for_selector(f"{box}:not([hidden]) .presets [aria-current]:text-is('{step.preset}')",
                                timeout=20_000)
     assert follower.locator(".follow-figure:not([hidden])").count() == 1
+
+
+def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(new_context):
+    """While the facilitator drags a slider, the presenter shows labelled previews; the room
+    is told the state only on release, so followers never run the positions passed over."""
+    fac = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    fac.goto(f"/chapters/{SLUG}/session/")
+    fac.click(".session-actions button[type=submit]")
+    fac.wait_for_url(re.compile(r".*/session/present/\?live=[A-Z0-9]{6}$"))
+    code = fac.locator(".room-code .code").inner_text()
+
+    # What the presenter tells the room, recorded in the page as each POST is sent.
+    fac.evaluate("""() => {
+      window.__told = [];
+      const send = window.fetch;
+      window.fetch = function (url, opts) {
+        if (opts && opts.method === "POST" && String(url).endsWith("/state.json"))
+          window.__told.push(JSON.parse(opts.body).query || "");
+        return send.apply(this, arguments);
+      };
+    }""")
+
+    slider = fac.locator("#sl-fanout-requests")
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    fac.mouse.move(box["x"] + box["width"] * 0.5, y)
+    fac.mouse.down()
+    fac.mouse.move(box["x"] + box["width"] * 0.6, y, steps=3)
+    fac.wait_for_function(
+        "() => document.getElementById('chart-fanout').getAttribute('data-preview') === 'drag'",
+        timeout=15_000)
+    # A preview's answer has settled (its chart is drawn): had the room been told of it, the
+    # POST would have been sent by now. Nothing else tells the room anything mid-drag.
+    assert fac.evaluate("() => window.__told") == []
+    fac.mouse.up()
+    # The release's answer: the full run (or, should admission judge it too dear for now, a
+    # busy preview of it), but no longer a drag preview.
+    fac.wait_for_function(
+        "() => document.getElementById('chart-fanout').getAttribute('data-preview') !== 'drag'",
+        timeout=15_000)
+    released = fac.locator("#in-fanout-requests").input_value()
+    fac.wait_for_function(
+        f"() => window.__told.some(q => (q + '&').includes('requests={released}&'))",
+        timeout=10_000)
+    fac.wait_for_function(  # …and the room's state says so
+        f"async () => ((await (await fetch('/s/{code}/state.json')).json()).query + '&')"
+        f".includes('requests={released}&')", timeout=10_000)
