@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from monograph import content
+from monograph import content, guides
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -18,12 +18,33 @@ def _collected_static(django_db_blocker):
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(scope="session")
+def _default_book():
+    """The book of the default content folder and its session guides, parsed once per test
+    process. Parsing them costs ~3 s of CPU (every page's Markdown and front matter, and a
+    run of each simulation at its defaults to check the guides' metric names), which every
+    test that renders a page used to pay again."""
+    content.reset()
+    book = content.book()
+    return settings.CONTENT_DIR, book, guides.guides()
+
+
 @pytest.fixture(autouse=True)
-def _fresh_content():
-    """Each test sees the content its settings point at, not a previous test's."""
-    content.reset()
+def _fresh_content(_default_book):
+    """Each test sees the content its settings point at, not a previous test's: the default
+    book as parsed once, unless the test points CONTENT_DIR elsewhere (and resets)."""
+    directory, book, session_guides = _default_book
+
+    def restore() -> None:
+        if directory == settings.CONTENT_DIR and not settings.CONTENT_AUTORELOAD:
+            content._state.update(book=book, stamp=None)
+            guides._state.update(book=book, guides=session_guides)
+        else:
+            content.reset()
+
+    restore()
     yield
-    content.reset()
+    restore()
 
 
 @pytest.fixture(scope="session", autouse=True)
