@@ -1,5 +1,5 @@
-"""Accessibility as a reader meets it: keyboard only, visible focus, dark theme, narrow and wide
-windows, and axe-core's automated checks.
+"""Accessibility as a reader meets it: dark theme, narrow and wide windows, and axe-core's
+automated checks (keyboard only and visible focus: test_figures.py, on every lab).
 
 axe-core is used by these tests only (never served to readers): devtools/axe.py fetches it
 from the npm registry into the pytest cache on first use and checks its sha256.
@@ -11,86 +11,14 @@ from pathlib import Path
 
 import pytest
 
-import simulations
 from devtools import axe, vendor
 
 pytestmark = pytest.mark.browser
 
-SIMS = simulations.registry()
-SLUGS = list(SIMS)
-
 
 # -- keyboard ---------------------------------------------------------------------------------
-# Marks every control of the figure a keyboard user must reach; returns their descriptions.
-_MARK_CONTROLS = """
-slug => {
-  const fig = document.getElementById("fig-" + slug);
-  const sel = "a[href], button, input:not([type=hidden]), select, textarea, summary, "
-            + "[tabindex]:not([tabindex='-1'])";
-  // checkVisibility: rendered, not visibility:hidden, not inside a closed <details>.
-  const visible = el => el.checkVisibility({visibilityProperty: true});
-  return Array.from(fig.querySelectorAll(sel)).filter(el => !el.disabled && visible(el))
-    .map((el, i) => { el.setAttribute("data-kb", String(i));
-                      return el.id || el.className || el.tagName.toLowerCase(); });
-}
-"""
-_FOCUSED = """
-() => {
-  const el = document.activeElement;
-  if (!el || el === document.body) return null;
-  const style = getComputedStyle(el);
-  return {kb: el.getAttribute("data-kb"), what: el.id || el.className || el.tagName,
-          focusVisible: el.matches(":focus-visible"), outline: style.outlineStyle,
-          outlineWidth: style.outlineWidth};
-}
-"""
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_tab_reaches_every_control_of_a_figure_with_visible_focus(page, figures, slug):
-    figures.open(page, f"/simulations/{slug}/", slug)
-    controls = page.evaluate(_MARK_CONTROLS, slug)
-    assert controls, "the figure has no focusable control"
-    page.locator("body").focus()
-    reached: set[str] = set()
-    invisible: list[str] = []
-    total = page.evaluate("document.querySelectorAll('a[href], button, input, select, summary, "
-                          "[tabindex]').length")
-    for _ in range(total + 5):
-        page.keyboard.press("Tab")
-        focused = page.evaluate(_FOCUSED)
-        if not focused or focused["kb"] is None:
-            if reached:
-                break  # Tab has left the figure: every control after it was passed
-            continue
-        reached.add(focused["kb"])
-        if not focused["focusVisible"] or focused["outline"] == "none" \
-                or focused["outlineWidth"] == "0px":
-            invisible.append(f"{focused['what']} (outline {focused['outline']} "
-                             f"{focused['outlineWidth']})")
-    missed = [c for i, c in enumerate(controls) if str(i) not in reached]
-    assert not missed, f"Tab never reached: {missed}"
-    assert not invisible, f"focus is not visible on: {invisible}"
-
-
-@pytest.mark.parametrize("slug", SLUGS)
-def test_the_main_slider_is_operable_by_arrow_keys(page, figures, slug):
-    main = SIMS[slug].main_param
-    figures.open(page, f"/simulations/{slug}/", slug)
-    slider = page.locator(f"#sl-{slug}-{main}")
-    number = page.locator(f"#in-{slug}-{main}")
-    start_pos, start_value = float(slider.input_value()), float(number.input_value())
-    before = figures.probe(page)
-    slider.focus()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
-    up_pos = float(slider.input_value())
-    assert up_pos > start_pos, "→ did not move the slider up"
-    assert float(number.input_value()) > start_value, "the number box did not follow the slider"
-    page.keyboard.press("ArrowLeft")
-    assert float(slider.input_value()) < up_pos, "← did not move the slider down"
-    figures.wait_redrawn(page, slug, before)
-    assert figures.query(page)[main] == number.input_value()
+# Tab reaching every control of each figure with visible focus, and the main slider moved by
+# arrow keys, are steps of test_figures.py's one flow per simulation (one page load each).
 
 
 # -- theme and layout -------------------------------------------------------------------------

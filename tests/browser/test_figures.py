@@ -47,10 +47,98 @@ def slider_value(page, slug: str, name: str) -> float:
     return 10**pos if slider.get_attribute("data-scale") == "log" else pos
 
 
+# -- one flow per simulation ----------------------------------------------------------------
+# A reader's session on one lab, checked step by step on one page load (a page load, with
+# plotly.js parsed and the first chart drawn, was most of the time of each of the eight
+# tests these steps used to be). Each step is a function named after what it checks, so a
+# failure's traceback says which one broke; the steps that move the state run after those
+# that read it, and the refused value runs last (the 400 it provokes is allowed from then on,
+# so no earlier step's page could hide one).
 @pytest.mark.parametrize("slug", SLUGS)
-def test_moving_the_main_slider_redraws_and_the_permalink_restores_it(page, figures, slug):
-    main = SIMS[slug].main_param
+def test_a_lab_is_driven_by_keyboard_sliders_permalinks_presets_and_seeds_and_refuses_bad_values(
+        page, figures, watch, slug):
+    the_embed_page_loads_clean(page, slug)
     figures.open(page, lab(slug), slug)
+    tab_reaches_every_control_of_the_figure_with_visible_focus(page, slug)
+    the_main_slider_is_operable_by_arrow_keys(page, figures, slug)
+    moving_the_main_slider_redraws_and_the_permalink_restores_it(page, figures, slug)
+    new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug)
+    a_preset_link_sets_every_value_it_names(page, figures, slug)
+    # The refused request is a 400, which Chromium logs as a failed resource load.
+    watch.allow_console(r"status of 400")
+    an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(page, figures, slug)
+
+
+# Marks every control of the figure a keyboard user must reach; returns their descriptions.
+_MARK_CONTROLS = """
+slug => {
+  const fig = document.getElementById("fig-" + slug);
+  const sel = "a[href], button, input:not([type=hidden]), select, textarea, summary, "
+            + "[tabindex]:not([tabindex='-1'])";
+  // checkVisibility: rendered, not visibility:hidden, not inside a closed <details>.
+  const visible = el => el.checkVisibility({visibilityProperty: true});
+  return Array.from(fig.querySelectorAll(sel)).filter(el => !el.disabled && visible(el))
+    .map((el, i) => { el.setAttribute("data-kb", String(i));
+                      return el.id || el.className || el.tagName.toLowerCase(); });
+}
+"""
+_FOCUSED = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  return {kb: el.getAttribute("data-kb"), what: el.id || el.className || el.tagName,
+          focusVisible: el.matches(":focus-visible"), outline: style.outlineStyle,
+          outlineWidth: style.outlineWidth};
+}
+"""
+
+
+def tab_reaches_every_control_of_the_figure_with_visible_focus(page, slug: str) -> None:
+    controls = page.evaluate(_MARK_CONTROLS, slug)
+    assert controls, "the figure has no focusable control"
+    page.locator("body").focus()
+    reached: set[str] = set()
+    invisible: list[str] = []
+    total = page.evaluate("document.querySelectorAll('a[href], button, input, select, summary, "
+                          "[tabindex]').length")
+    for _ in range(total + 5):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(_FOCUSED)
+        if not focused or focused["kb"] is None:
+            if reached:
+                break  # Tab has left the figure: every control after it was passed
+            continue
+        reached.add(focused["kb"])
+        if not focused["focusVisible"] or focused["outline"] == "none" \
+                or focused["outlineWidth"] == "0px":
+            invisible.append(f"{focused['what']} (outline {focused['outline']} "
+                             f"{focused['outlineWidth']})")
+    missed = [c for i, c in enumerate(controls) if str(i) not in reached]
+    assert not missed, f"Tab never reached: {missed}"
+    assert not invisible, f"focus is not visible on: {invisible}"
+
+
+def the_main_slider_is_operable_by_arrow_keys(page, figures, slug: str) -> None:
+    main = SIMS[slug].main_param
+    slider = page.locator(f"#sl-{slug}-{main}")
+    number = page.locator(f"#in-{slug}-{main}")
+    start_pos, start_value = float(slider.input_value()), float(number.input_value())
+    before = figures.probe(page)
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    up_pos = float(slider.input_value())
+    assert up_pos > start_pos, "→ did not move the slider up"
+    assert float(number.input_value()) > start_value, "the number box did not follow the slider"
+    page.keyboard.press("ArrowLeft")
+    assert float(slider.input_value()) < up_pos, "← did not move the slider down"
+    figures.wait_redrawn(page, slug, before)
+    assert figures.query(page)[main] == number.input_value()
+
+
+def moving_the_main_slider_redraws_and_the_permalink_restores_it(page, figures, slug: str) -> None:
+    main = SIMS[slug].main_param
     chart = page.locator(f"#chart-{slug}")
     drawn = chart.get_attribute("data-drawn")
     metrics = figures.metrics(page, slug)
@@ -72,14 +160,14 @@ def test_moving_the_main_slider_redraws_and_the_permalink_restores_it(page, figu
     assert figures.metrics(page, slug) == moved_metrics
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_a_preset_link_sets_every_value_it_names(page, figures, slug):
-    figures.open(page, lab(slug), slug)
+def a_preset_link_sets_every_value_it_names(page, figures, slug: str) -> None:
+    """Runs when the chapter declares a preset other than the current state (the lab's
+    defaults may equal one of them; then another is chosen)."""
     presets = page.locator(f"#fig-{slug} a.preset")
     inactive = [i for i in range(presets.count())
                 if presets.nth(i).get_attribute("aria-current") is None]
     if not inactive:
-        pytest.skip(f"{slug}'s chapter declares no presets (or only the current state)")
+        return  # the chapter declares no presets (or only the current state): nothing to set
     preset = presets.nth(inactive[0])
     href = preset.get_attribute("href") or ""
     query = dict(parse_qsl(urlsplit(href).query, keep_blank_values=True))
@@ -101,9 +189,7 @@ def test_a_preset_link_sets_every_value_it_names(page, figures, slug):
     assert presets.nth(inactive[0]).get_attribute("aria-current") == "true"
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug):
-    figures.open(page, lab(slug), slug)
+def new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug: str) -> None:
     seed_input = page.locator(f"#in-{slug}-seed")
     old = seed_input.input_value()
     before = figures.probe(page)
@@ -116,13 +202,22 @@ def test_new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug):
     assert f"seed {new}" in page.inner_text(f"#result-{slug} .provenance")
 
 
-@pytest.mark.parametrize("slug", SLUGS)
-def test_an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(
-        page, figures, watch, slug):
-    # The refused request is a 400, which Chromium logs as a failed resource load.
-    watch.allow_console(r"status of 400")
+def the_embed_page_loads_clean(page, slug: str) -> None:
+    """The embeddable figure, under the same watch (no console error, CSP violation or
+    foreign request); test_reading.py loads every other kind of page the same way."""
+    url = f"/simulations/{slug}/embed"
+    response = page.goto(url)
+    assert response is not None and response.status == 200, f"GET {url}: {response.status}"
+    page.wait_for_load_state("networkidle")
+    for chart in page.locator(".chart").all():  # wait for Plotly to draw, CSP and all
+        chart.wait_for(state="attached")
+        page.wait_for_function("el => el.hasAttribute('data-drawn')", arg=chart.element_handle())
+    assert page.locator("h1, figure.sim").count() > 0
+
+
+def an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(
+        page, figures, slug: str) -> None:
     main = SIMS[slug].main_param
-    figures.open(page, lab(slug), slug)
     chart = page.locator(f"#chart-{slug}")
     drawn = chart.get_attribute("data-drawn")
     metrics = figures.metrics(page, slug)

@@ -13,8 +13,6 @@ import simulations
 
 pytestmark = pytest.mark.browser
 
-SLUGS = list(simulations.registry())
-
 
 def test_contents_lead_to_a_chapter_and_its_next_link_to_the_next(page):
     page.goto("/")
@@ -66,8 +64,8 @@ PAGE_TYPES = {
     "checklist": lambda site: "/checklist/",
     "gallery": lambda site: "/simulations/",
     "lab": lambda site: f"/simulations/{site.featured_sim()}/",
-    # Every lab is also visited, under the same watch, by test_figures.py.
-    **{f"embed {slug}": (lambda site, s=slug: f"/simulations/{s}/embed") for slug in SLUGS},
+    # Every lab, and every simulation's embed page, is visited under the same watch by
+    # test_figures.py (one flow per simulation).
     "embed, chart only": lambda site: f"/simulations/{site.featured_sim()}/embed?controls=0",
 }
 

@@ -20,8 +20,10 @@ from monograph import content
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exported(tmp_path_factory) -> Path:
+    """The whole book exported once (~20 s: every preset's image is drawn). Session-scoped:
+    as a module fixture pytest built it twice, once per browser parametrisation group."""
     out = tmp_path_factory.mktemp("site")
     call_command("export", str(out), "--overwrite", "--live-url", "https://book.example.org")
     return out
