@@ -49,15 +49,17 @@ browser-deps:  ## make sure Debian's chromium is installed (browser tests, stati
 ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
 	@bash scripts/ensure-ops-tools.sh
 
-# The suite in two passes: everything but the browser tests on both cores (pytest-xdist;
-# the tests share nothing a second worker could disturb: free ports, a cache directory
-# per worker), then the real-browser tests one at a time, so their waits never race a
-# second Chromium for the 2 cores CI has.
+# The suite in two passes, each on both cores (pytest-xdist; the tests share nothing a second
+# worker could disturb: free ports, a cache directory per worker): everything but the browser
+# tests, then the real-browser tests, each worker with its own gunicorn, image renderer and
+# Chromium. Their waits are on events, bounded at 30 s, and their server's admission limits
+# are sized for a test run (tests/browser/conftest.py), so a busy second worker slows them
+# without failing them. --dist loadgroup keeps the static-export tests on one worker (one export).
 test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) pytest -m "not browser" -n 2
-	$(RUN) pytest -m browser
+	$(RUN) pytest -m browser -n 2 --dist loadgroup
 
 test-fast: install  ## everything except the browser tests
 	$(RUN) pytest -m "not browser"

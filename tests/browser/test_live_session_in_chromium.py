@@ -44,11 +44,10 @@ def test_a_live_session_runs_from_the_site_alone(new_context):
     fac.keyboard.press("ArrowRight")
     assert _step_shown(fac) == 3
     for p in people:
-        p.wait_for_function(SHOWN.format(3), timeout=5_000)
+        p.wait_for_function(SHOWN.format(3))
     # The step's preset ("100 backends") reaches the participants' figures too.
     for p in people:
-        p.wait_for_function("() => document.getElementById('in-fanout-fanout').value === '100'",
-                            timeout=10_000)
+        p.wait_for_function("() => document.getElementById('in-fanout-fanout').value === '100'")
 
     # One participant steps out to explore, and is not dragged along meanwhile.
     wanderer = people[2]
@@ -59,25 +58,25 @@ def test_a_live_session_runs_from_the_site_alone(new_context):
     # The facilitator asks the room; two participants send guesses.
     fac.click("#step-3 .open-guesses")
     for p, guess in zip(people[:2], ("40", "70"), strict=True):
-        p.wait_for_selector(f"{PREDICT}:not(.closed)", timeout=5_000)
+        p.wait_for_selector(f"{PREDICT}:not(.closed)")
         p.fill("section[data-step='3'] input[name=guess]", guess)
         p.click("section[data-step='3'] button[type=submit]")
         p.wait_for_selector(f"{PREDICT} .predict-result:has-text('Sent')")
-    fac.wait_for_selector("#guesses-3 .guess-count:text-is('2')", timeout=10_000)
+    fac.wait_for_selector("#guesses-3 .guess-count:text-is('2')")
     assert fac.locator("#guess-chart-3 .plot-container").count() == 1  # the histogram is drawn
 
     # Reveal: participants see the run's value beside their own guess.
     fac.click("#step-3 .reveal-room")
-    people[0].wait_for_selector(f"{PREDICT} .predict-result:has-text('The run:')", timeout=10_000)
+    people[0].wait_for_selector(f"{PREDICT} .predict-result:has-text('The run:')")
     assert "you guessed 40" in people[0].inner_text("section[data-step='3'] .predict-result")
 
     # The wanderer kept their own figure; stepping back in catches up with the room.
     assert wanderer.locator("#in-fanout-fanout").input_value() == "7"
     fac.keyboard.press("ArrowRight")
-    wanderer.wait_for_selector("#follow-status:has-text('step 4')", timeout=5_000)
+    wanderer.wait_for_selector("#follow-status:has-text('step 4')")
     assert _step_shown(wanderer) == 3
     wanderer.click("#step-in")
-    wanderer.wait_for_function(SHOWN.format(4), timeout=5_000)
+    wanderer.wait_for_function(SHOWN.format(4))
 
     # A participant can never drive: the state endpoint refuses without the key.
     resp = people[0].request.post(f"/s/{code}/state.json", data='{"step": 1}',
@@ -134,7 +133,7 @@ def test_a_step_on_a_chapters_second_figure_shows_that_figure_to_the_room(new_co
     fac.wait_for_selector(f"{current}:text-is('{step.preset}')", timeout=20_000)
     assert fac.locator(".present-figure:not([hidden])").get_attribute("data-figure") == second
 
-    follower.wait_for_function(SHOWN.format(n), timeout=10_000)
+    follower.wait_for_function(SHOWN.format(n))
     box = f".follow-figure[data-figure='{second}']"
     follower.wait_for_selector(f"{box}:not([hidden]) .presets [aria-current]:text-is('{step.preset}')",
                                timeout=20_000)
@@ -183,8 +182,7 @@ def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(ne
         timeout=15_000)
     released = fac.locator("#in-fanout-requests").input_value()
     fac.wait_for_function(
-        f"() => window.__told.some(q => (q + '&').includes('requests={released}&'))",
-        timeout=10_000)
+        f"() => window.__told.some(q => (q + '&').includes('requests={released}&'))")
     fac.wait_for_function(  # …and the room's state says so
         f"async () => ((await (await fetch('/s/{code}/state.json')).json()).query + '&')"
-        f".includes('requests={released}&')", timeout=10_000)
+        f".includes('requests={released}&')")

@@ -17,7 +17,8 @@ from django.utils.html import escape
 from devtools import localserver
 from monograph import content
 
-pytestmark = pytest.mark.browser
+# One worker builds the export for both tests (make test runs with --dist loadgroup).
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("static-export")]
 
 
 @pytest.fixture(scope="session")
