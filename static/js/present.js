@@ -30,12 +30,21 @@
     if (!key) { var warn = document.getElementById("key-missing"); if (warn) warn.hidden = false; }
   }
   var roomState = { predicting: false, revealed: false, query: "" };
+  // One POST at a time, and the latest state after it: two in flight can be applied out of
+  // order (the room left on an earlier step than the facilitator's) or both saved under the
+  // same version (the followers' ETag then hides the later change).
+  var pushing = false, pushAgain = false;
   function push() {
     if (!live || !key) return;
+    if (pushing) { pushAgain = true; return; }
+    pushing = true;
     fetch(present.getAttribute("data-state-url"), {
       method: "POST", headers: { "Content-Type": "application/json", "X-Live-Key": key },
       body: JSON.stringify({ step: current, query: roomState.query, predicting: roomState.predicting, revealed: roomState.revealed })
-    }).catch(function () { /* the next change retries */ });
+    }).catch(function () { /* the next change retries */ }).then(function () {
+      pushing = false;
+      if (pushAgain) { pushAgain = false; push(); }
+    });
   }
   var guessTimer = null;
   function drawGuesses(n) {

@@ -186,3 +186,47 @@ def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(ne
     fac.wait_for_function(  # …and the room's state says so
         f"async () => ((await (await fetch('/s/{code}/state.json')).json()).query + '&')"
         f".includes('requests={released}&')")
+
+
+def test_the_room_ends_on_the_facilitators_last_step_when_a_slow_post_lands_late(new_context):
+    """Two quick steps; the first step's POST is held back (a slow request) until the second
+    could have been sent. The room must end on the second step, not the late first one."""
+    fac = new_context(viewport={"width": 1280, "height": 720}).new_page()
+    fac.goto(f"/chapters/{SLUG}/session/")
+    fac.click(".session-actions button[type=submit]")
+    fac.wait_for_url(re.compile(r".*/session/present/\?live=[A-Z0-9]{6}$"))
+    code = fac.locator(".room-code .code").inner_text()
+    state_url = f"/s/{code}/state.json"
+    held, sent, finished = [], [], []
+
+    def hold_the_first_post(route):
+        if route.request.method == "POST" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    def is_post(request) -> bool:
+        return request.method == "POST" and request.url.endswith(state_url)
+
+    fac.on("request", lambda r: is_post(r) and sent.append(r))
+    fac.on("requestfinished", lambda r: is_post(r) and finished.append(r))
+    fac.route(f"**{state_url}", hold_the_first_post)
+    with fac.expect_request(is_post):
+        fac.keyboard.press("ArrowRight")  # step 2: its POST is held
+    fac.keyboard.press("ArrowRight")  # step 3
+    assert _step_shown(fac) == 3
+    _until(fac, lambda: held)  # the route handler runs as Playwright delivers events
+    assert held, "the first POST was not held"
+    held[0].continue_()
+    # Every POST the presenter sent has landed (at least the held one and one for step 3).
+    _until(fac, lambda: len(sent) >= 2 and len(finished) == len(sent))
+    assert len(sent) >= 2 and len(finished) == len(sent), f"{len(finished)}/{len(sent)} landed"
+    assert fac.request.get(state_url).json()["step"] == 3, "the late POST set the room back"
+
+
+def _until(page, done, bound_s: float = 30) -> None:
+    """Let Playwright deliver events (to this test's handlers) until done(), at most bound_s."""
+    for _ in range(int(bound_s / 0.05)):
+        if done():
+            return
+        page.wait_for_timeout(50)
