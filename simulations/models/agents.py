@@ -723,10 +723,18 @@ def _summary(p: AgentsParams, ops: dict[Policy, Operator]) -> str:
 
 # -- figure -----------------------------------------------------------------------------
 def build_figure(result: Result[AgentsFigure], p: AgentsParams) -> dict[str, Any]:
-    """Damage over time per policy, the approval queue, and damage vs human cost per policy."""
+    """Damage over time per policy, the approval queue, and human minutes per policy.
+
+    Three panels, no annotations: each panel and axis is a good part of a redraw's cost
+    in the browser (a fourth panel, the total damage as bars, repeated where the lines
+    end and what the summary says, and cost a fifth of every redraw). The shared day axis
+    gets its range from here rather than by `matches`, which Plotly resolves on every
+    redraw.
+    """
     s = result.series
     fig = result.figure_data
     assert fig is not None
+    days = s["t_day"][-1]
     data: list[dict[str, Any]] = []
     for policy in POLICIES:
         chosen = policy == p.policy
@@ -746,37 +754,28 @@ def build_figure(result: Result[AgentsFigure], p: AgentsParams) -> dict[str, Any
         "fill": "tozeroy", "showlegend": False,
         "hovertemplate": "day %{x:.1f}: %{y} waiting<extra></extra>",
     })
-    labels = [("▶ " if q == p.policy else "") + POLICY_LABELS[q] for q in POLICIES]
-    colours = [COLOURS[q] for q in POLICIES]
-    for axis_n, values, fmt, what in (
-            (3, [t.outage_min for t in fig.totals], "{:,.0f}", "outage min"),
-            (4, [t.human_min_per_day for t in fig.totals], "{:,.0f}", "human min/day")):
-        data.append({
-            "type": "bar", "orientation": "h", "x": values, "y": labels,
-            "xaxis": f"x{axis_n}", "yaxis": f"y{axis_n}", "showlegend": False,
-            "marker": {"color": colours},
-            "text": [fmt.format(v) for v in values], "textposition": "auto",
-            "hovertemplate": f"%{{y}}: %{{x:,.0f}} {what}<extra></extra>",
-        })
+    human = [t.human_min_per_day for t in fig.totals]
+    data.append({
+        "type": "bar", "orientation": "h", "x": human,
+        "y": [("▶ " if q == p.policy else "") + POLICY_LABELS[q] for q in POLICIES],
+        "xaxis": "x3", "yaxis": "y3", "showlegend": False,
+        "marker": {"color": [COLOURS[q] for q in POLICIES]},
+        "text": [f"{v:,.0f}" for v in human], "textposition": "outside", "cliponaxis": False,
+        "hovertemplate": "%{y}: %{x:,.0f} human min/day<extra></extra>",
+    })
     return plotting.figure(
         data,
         height=480,
-        xaxis=plotting.axis("", domain=[0, 0.56], anchor="y", showticklabels=False,
+        xaxis=plotting.axis("", domain=[0, 0.52], anchor="y", showticklabels=False,
+                            range=[0, days]),
+        yaxis=plotting.axis("Outage minutes caused", domain=[0.38, 1], anchor="x",
                             rangemode="tozero"),
-        yaxis=plotting.axis("Minutes", domain=[0.4, 0.95], anchor="x", rangemode="tozero"),
-        xaxis2=plotting.axis("Day", domain=[0, 0.56], anchor="y2", matches="x"),
-        yaxis2=plotting.axis("Waiting", domain=[0, 0.27], anchor="x2", rangemode="tozero"),
-        xaxis3=plotting.axis("Outage minutes caused", domain=[0.8, 1], anchor="y3",
+        xaxis2=plotting.axis("Day", domain=[0, 0.52], anchor="y2", range=[0, days]),
+        yaxis2=plotting.axis("Waiting review", domain=[0, 0.26], anchor="x2",
                              rangemode="tozero"),
-        yaxis3=plotting.axis("", domain=[0.58, 1], anchor="x3", autorange="reversed"),
-        xaxis4=plotting.axis("Human minutes per day", domain=[0.8, 1], anchor="y4",
-                             rangemode="tozero"),
-        yaxis4=plotting.axis("", domain=[0, 0.42], anchor="x4", autorange="reversed"),
-        annotations=[
-            plotting.panel_title("Damage caused by the agent: minutes of full outage", y=0.96),
-            plotting.panel_title("Proposals waiting for a reviewer (propose and approve)",
-                                 y=0.28),
-        ],
+        xaxis3=plotting.axis("Human minutes per day", domain=[0.8, 1], anchor="y3",
+                             rangemode="tozero", nticks=3),
+        yaxis3=plotting.axis("", domain=[0.38, 1], anchor="x3", autorange="reversed"),
     )
 
 
