@@ -20,12 +20,17 @@ Recovery. `recovery_s` counts from the trigger's end until, in every later 5 s w
 at least 90 % of the user requests that arrived (and finished) were answered in time;
 null when that never holds to the end of the run.
 
-Speed. SimPy keeps the clock: one timeout per run of user arrivals, one per attempt
-that fails (an immediate retry is sent from its callback), one per backoff sleep, and,
-with layers or a breaker, one per outer attempt or success. The queue's start and finish
-times are computed when an attempt arrives (the earliest free worker, Kiefer–Wolfowitz,
-with the trigger's speed profile folded in); for FCFS without cancellation this is what
-`simpy.Resource` produces (the tests check it) at a fraction of its events.
+Speed. SimPy keeps the clock for whatever falls due at an irregular time: a backoff
+sleep, a success someone other than the user must hear of (with layers or a breaker), an
+attempt failed by a crash. Everything due at one instant shares one SimPy event. Two
+streams need no events because their times come in order by themselves: user arrivals,
+and timeouts (each is its attempt's send time plus the same per-attempt timeout, at
+every layer, and attempts are sent in time order). Between two SimPy events both are run
+in time order, merged, and an immediate retry is sent from its timeout at once. The
+queue's start and finish times are computed when an attempt arrives (the earliest free
+worker, Kiefer–Wolfowitz, with the trigger's speed profile folded in); for FCFS without
+cancellation this is what `simpy.Resource` produces (the tests check it) at a fraction
+of its events.
 """
 
 from __future__ import annotations
@@ -314,9 +319,42 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     answered = [False] * len(arrivals)
     per_request = [0] * len(arrivals)
 
+    # SimPy keeps the clock for whatever falls due at an irregular time: a success someone
+    # must hear of, a backoff sleep, a failure when the service crashes. Everything due at
+    # one instant shares one SimPy event (a bucket run in the order it was scheduled, as
+    # SimPy orders equal times). Two streams come in time order by themselves and need no
+    # events: user arrivals, and timeouts (every one is its send time plus the same
+    # `timeout`, and sends happen in time order). `advance` runs them, merged, up to the
+    # next SimPy event; SimPy events go first at equal times.
+    due_at: dict[float, deque[tuple[Any, Any]]] = {}
+    expiring: deque[tuple[float, Any, Any]] = deque()  # (when, callback, value), in order
+    clock = 0.0  # env.now, kept here for the callbacks
+    horizon = math.inf  # when the next SimPy event is due
+
     def at(when: float, value: Any, callback: Any) -> None:
-        """Schedule callback(event) at absolute time `when` (≥ the caller's now)."""
-        env.timeout(when - env.now, value).callbacks.append(callback)
+        """Schedule callback(value, when) at absolute time `when` (≥ the clock)."""
+        nonlocal horizon
+        delay = when - clock
+        key = clock + delay  # the time SimPy itself computes for a timeout of `delay`
+        bucket = due_at.get(key)
+        if bucket is None:
+            due_at[key] = bucket = deque()
+            env.timeout(delay, bucket).callbacks.append(run_due)
+            if key < horizon:
+                horizon = key
+        bucket.append((callback, value))
+
+    def run_due(ev: simpy.Event) -> None:
+        nonlocal clock, horizon
+        now = clock = env.now
+        bucket = ev.value
+        pop = bucket.popleft
+        while bucket:  # callbacks may append to it (a retry due at once)
+            callback, value = pop()
+            callback(value, now)
+        del due_at[now]
+        horizon = peek()
+        advance()
 
     def uniform() -> float:
         nonlocal uniforms
@@ -394,7 +432,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             attempt = _Attempt(call)
             start_call(_Call(k + 1, attempt, call.root, base), now)
             if not attempt.resolved:
-                at(now + timeout, attempt, on_attempt_timeout)
+                expiring.append((now + timeout, on_attempt_timeout, attempt))
 
     def failed(call: _Call, now: float) -> None:
         k = call.layer
@@ -406,7 +444,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             call.tries += 1
             wait = wait_before_retry(call) if backoff else 0.0
             if wait > 0:
-                at(now + wait, call, on_retry)
+                at(now + wait, call, send)
             else:
                 send(call, now)
         else:
@@ -426,20 +464,10 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             attempt.resolved = True
             (succeeded if ok else failed)(attempt.call, now)
 
-    def on_retry(ev: simpy.Event) -> None:
-        send(ev.value, env.now)
-
-    def on_failure(ev: simpy.Event) -> None:
-        failed(ev.value, env.now)
-
-    def on_success(ev: simpy.Event) -> None:
-        succeeded(ev.value, env.now)
-
-    def on_attempt_timeout(ev: simpy.Event) -> None:
-        attempt = ev.value
+    def on_attempt_timeout(attempt: _Attempt, now: float) -> None:
         if not attempt.resolved:
             attempt.resolved = True
-            failed(attempt.call, env.now)
+            failed(attempt.call, now)
 
     # -- the service ----------------------------------------------------------------------
     heapreplace = heapq.heapreplace
@@ -480,7 +508,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             release(end)
             if end <= due:
                 if notify_success:
-                    env.timeout(end - env.now, call).callbacks.append(on_success)
+                    at(end, call, succeeded)
                 else:
                     # Only the user hears of it: no event needed.
                     finished_at[call.root] = end
@@ -489,31 +517,44 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             fail_at = due
         if call.parent is None and not breaker and call.tries >= max_retries:
             finished_at[call.root] = fail_at  # the last attempt: nothing follows it
+        elif fail_at == due:
+            expiring.append((due, failed, call))
         else:
-            env.timeout(fail_at - env.now, call).callbacks.append(on_failure)
+            at(fail_at, call, failed)  # failed by a crash before its timeout
 
     # -- users ----------------------------------------------------------------------------
     arrival_list = arrivals.tolist()
     n_requests = len(arrival_list)
     peek = env.peek
+    next_arrival = 0
 
-    def on_arrival(ev: simpy.Event) -> None:
-        # Later arrivals due before any scheduled event are started here, at their own
-        # times: nothing can happen in between, so one event serves a run of arrivals.
-        i = ev.value
-        now = env.now
+    def advance() -> None:
+        """Start arrivals and expire timeouts, in time order, until the next SimPy event."""
+        nonlocal next_arrival
+        i = next_arrival
+        arrive = arrival_list[i] if i < n_requests else math.inf
+        popleft = expiring.popleft
         while True:
-            start_call(_Call(0, None, i, base), now)
-            i += 1
-            if i == n_requests:
-                return
-            now = arrival_list[i]
-            if peek() <= now:
-                at(now, i, on_arrival)
-                return
+            expire = expiring[0][0] if expiring else math.inf
+            if arrive < expire:
+                if arrive >= horizon:
+                    break
+                start_call(_Call(0, None, i, base), arrive)
+                i += 1
+                arrive = arrival_list[i] if i < n_requests else math.inf
+            else:
+                if expire >= horizon:  # (also when both streams are empty)
+                    break
+                _, callback, value = popleft()
+                callback(value, expire)
+        next_arrival = i
 
-    if n_requests:
-        at(arrival_list[0], 0, on_arrival)
+    def begin(_: simpy.Event) -> None:
+        nonlocal horizon
+        horizon = peek()  # the `until` event at least: nothing due at the end or later runs
+        advance()
+
+    env.timeout(0).callbacks.append(begin)
     env.run(until=duration)
     return Trace(arrivals, timeout, queue_in, queue_out, busy_to, refused_t,
                  finished_at, answered,
