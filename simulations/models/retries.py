@@ -38,7 +38,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -278,6 +278,16 @@ def backoff_s(jitter: str, base: float, cap: float, retry: int, previous: float,
     return ceiling / 2 + u * ceiling / 2  # equal
 
 
+def _drawn(draw: Callable[[int], np.ndarray]) -> Callable[[], float]:
+    """The next number of draw(DRAW_BLOCK), draw(DRAW_BLOCK), …: one at a time, cheaply."""
+
+    def numbers() -> Iterator[float]:
+        while True:
+            yield from draw(DRAW_BLOCK).tolist()
+
+    return numbers().__next__
+
+
 def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     """Run the stack under one retry policy; the same seed gives the same user arrivals."""
     rng = spawn_rngs(seed, "arrivals", "service", "backoff")
@@ -286,9 +296,8 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     arrivals = arrival_times(rng["arrivals"], p.load * CAPACITY, duration)
     service_gen, backoff_gen = rng["service"], rng["backoff"]
     service_scale = SERVICE_MS / 1000 / SERVICE_SHAPE
-    works: list[float] = []
-    uniforms: list[float] = []
-    drawn = [0, 0]  # next unused service time, next unused uniform
+    next_work = _drawn(lambda n: service_gen.gamma(SERVICE_SHAPE, service_scale, n))
+    next_uniform = _drawn(backoff_gen.random)
 
     t0 = float(p.trigger_at_s)
     t1 = t0 + p.trigger_s
@@ -320,49 +329,32 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     per_request = [0] * len(arrivals)
 
     # SimPy keeps the clock for whatever falls due at an irregular time: a success someone
-    # must hear of, a backoff sleep, a failure when the service crashes. Everything due at
-    # one instant shares one SimPy event (a bucket run in the order it was scheduled, as
-    # SimPy orders equal times). Two streams come in time order by themselves and need no
-    # events: user arrivals, and timeouts (every one is its send time plus the same
-    # `timeout`, and sends happen in time order). `advance` runs them, merged, up to the
-    # next SimPy event; SimPy events go first at equal times.
-    due_at: dict[float, deque[tuple[Any, Any]]] = {}
+    # must hear of, a backoff sleep, a failure when the service crashes. Two streams come
+    # in time order by themselves and need no events: user arrivals, and timeouts (every
+    # one is its send time plus the same `timeout`, and sends happen in time order).
+    # `advance` runs them, merged, up to the next SimPy event; at equal times SimPy's
+    # events go first, and SimPy runs its own in the order they were scheduled.
     expiring: deque[tuple[float, Any, Any]] = deque()  # (when, callback, value), in order
     clock = 0.0  # env.now, kept here for the callbacks
     horizon = math.inf  # when the next SimPy event is due
 
     def at(when: float, value: Any, callback: Any) -> None:
-        """Schedule callback(value, when) at absolute time `when` (≥ the clock)."""
+        """Schedule callback(value, now) for absolute time `when` (≥ the clock)."""
         nonlocal horizon
         delay = when - clock
-        key = clock + delay  # the time SimPy itself computes for a timeout of `delay`
-        bucket = due_at.get(key)
-        if bucket is None:
-            due_at[key] = bucket = deque()
-            env.timeout(delay, bucket).callbacks.append(run_due)
-            if key < horizon:
-                horizon = key
-        bucket.append((callback, value))
+        env.timeout(delay, (callback, value)).callbacks.append(fire)
+        when = clock + delay  # the time SimPy computes from the delay
+        if when < horizon:
+            horizon = when
 
-    def run_due(ev: simpy.Event) -> None:
+    def fire(ev: simpy.Event) -> None:
         nonlocal clock, horizon
         now = clock = env.now
-        bucket = ev.value
-        pop = bucket.popleft
-        while bucket:  # callbacks may append to it (a retry due at once)
-            callback, value = pop()
-            callback(value, now)
-        del due_at[now]
+        callback, value = ev.value
+        callback(value, now)
         horizon = peek()
-        advance()
-
-    def uniform() -> float:
-        nonlocal uniforms
-        i = drawn[1]
-        if i >= len(uniforms):
-            uniforms, i = backoff_gen.random(DRAW_BLOCK).tolist(), 0
-        drawn[1] = i + 1
-        return uniforms[i]
+        if arrival_list[next_arrival] < horizon or (expiring and expiring[0][0] < horizon):
+            advance()
 
     # -- circuit breaker, one per layer (closed 0, open 1, half-open 2) -------------------
     state = [0] * p.layers
@@ -411,11 +403,6 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
         # Open: late outcomes of attempts sent before it opened change nothing.
 
     # -- callers --------------------------------------------------------------------------
-    def wait_before_retry(call: _Call) -> float:
-        call.sleep = backoff_s(jitter, base, cap, call.tries, call.sleep,
-                               0.0 if jitter == "none" else uniform())
-        return call.sleep
-
     def start_call(call: _Call, now: float) -> None:
         if budget > 0:
             k = call.layer
@@ -442,9 +429,14 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             if budget > 0:
                 tokens[k] -= 1
             call.tries += 1
-            wait = wait_before_retry(call) if backoff else 0.0
-            if wait > 0:
-                at(now + wait, call, send)
+            if backoff:
+                call.sleep = wait = backoff_s(jitter, base, cap, call.tries, call.sleep,
+                                              next_uniform() if jitter != "none" else 0.0)
+                if wait > 0:
+                    at(now + wait, call, send)
+                    return
+            if k == last and not breaker:
+                to_service(call, now)  # what send does, one call sooner
             else:
                 send(call, now)
         else:
@@ -474,18 +466,13 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     join, leave, release = queue_in.append, queue_out.append, busy_to.append
 
     def to_service(call: _Call, now: float) -> None:
-        nonlocal works
         per_request[call.root] += 1
         if crash and t0 <= now < t1:
             refused_t.append(now)
             failed(call, now)  # refused at once: the service is down
             return
         due = now + timeout
-        i = drawn[0]
-        if i >= len(works):
-            works, i = service_gen.gamma(SERVICE_SHAPE, service_scale, DRAW_BLOCK).tolist(), 0
-        drawn[0] = i + 1
-        work = works[i]
+        work = next_work()
         start = free[0]
         if start < now:
             start = now
@@ -523,8 +510,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             at(fail_at, call, failed)  # failed by a crash before its timeout
 
     # -- users ----------------------------------------------------------------------------
-    arrival_list = arrivals.tolist()
-    n_requests = len(arrival_list)
+    arrival_list = [*arrivals.tolist(), math.inf]  # a sentinel after the last
     peek = env.peek
     next_arrival = 0
 
@@ -532,21 +518,22 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
         """Start arrivals and expire timeouts, in time order, until the next SimPy event."""
         nonlocal next_arrival
         i = next_arrival
-        arrive = arrival_list[i] if i < n_requests else math.inf
+        arrive = arrival_list[i]
         popleft = expiring.popleft
         while True:
-            expire = expiring[0][0] if expiring else math.inf
-            if arrive < expire:
-                if arrive >= horizon:
-                    break
-                start_call(_Call(0, None, i, base), arrive)
-                i += 1
-                arrive = arrival_list[i] if i < n_requests else math.inf
-            else:
-                if expire >= horizon:  # (also when both streams are empty)
-                    break
-                _, callback, value = popleft()
-                callback(value, expire)
+            if expiring:
+                expire = expiring[0][0]
+                if expire <= arrive:  # a timeout before an arrival due at the same time
+                    if expire >= horizon:
+                        break
+                    _, callback, value = popleft()
+                    callback(value, expire)
+                    continue
+            if arrive >= horizon:  # (always true for the sentinel)
+                break
+            start_call(_Call(0, None, i, base), arrive)
+            i += 1
+            arrive = arrival_list[i]
         next_arrival = i
 
     def begin(_: simpy.Event) -> None:
@@ -633,17 +620,17 @@ def measure(p: RetriesParams, trace: Trace) -> Measures:
     answered = finished & np.asarray(trace.answered, dtype=bool)
     demand = np.bincount(arrived, minlength=bins)[:bins]
     goodput = _per_second(done_at[answered], bins)
-    attempts = _per_second(trace.queue_in, bins) + _per_second(trace.refused_t, bins)
+    joined = np.asarray(trace.queue_in, dtype=float)  # each list converted once
+    start = np.asarray(trace.queue_out, dtype=float)
+    attempts = _per_second(joined, bins) + _per_second(trace.refused_t, bins)
 
-    joined = np.asarray(trace.queue_in)
-    left = np.sort(np.asarray(trace.queue_out))
+    left = np.sort(start, kind="stable")  # nearly sorted already: the stable sort is O(n)
     edges = np.minimum(np.arange(1, bins + 1, dtype=float), duration)
     queue = (np.searchsorted(joined, edges, "right") - np.searchsorted(left, edges, "right"))
     waiting = np.arange(1, joined.size + 1) - np.searchsorted(left, joined, "right")
     peak_queue = int(waiting.max()) if waiting.size else 0
 
-    start = np.asarray(trace.queue_out)
-    end = np.minimum(np.asarray(trace.busy_to), duration)
+    end = np.minimum(np.asarray(trace.busy_to, dtype=float), duration)
     busy = np.clip(end - start, 0, None).sum()
     wasted = np.clip(end - np.maximum(start, joined + trace.timeout_s), 0, None).sum()
 
