@@ -288,8 +288,13 @@ def _drawn(draw: Callable[[int], np.ndarray]) -> Callable[[], float]:
     return numbers().__next__
 
 
-def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
-    """Run the stack under one retry policy; the same seed gives the same user arrivals."""
+def simulate(p: RetriesParams, policy: Policy, seed: int, *,
+             timeout_events: bool = False) -> Trace:
+    """Run the stack under one retry policy; the same seed gives the same user arrivals.
+
+    timeout_events: give every timeout its own SimPy event instead of running them in
+    order between events (slower; the tests check that both give the same run).
+    """
     rng = spawn_rngs(seed, "arrivals", "service", "backoff")
     duration = float(p.duration_s)
     timeout = p.timeout_ms / 1000
@@ -346,6 +351,11 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
         when = clock + delay  # the time SimPy computes from the delay
         if when < horizon:
             horizon = when
+
+    def expire_by_event(item: tuple[float, Any, Any]) -> None:
+        at(item[0], item[2], item[1])
+
+    expire = expire_by_event if timeout_events else expiring.append
 
     def fire(ev: simpy.Event) -> None:
         nonlocal clock, horizon
@@ -419,7 +429,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             attempt = _Attempt(call)
             start_call(_Call(k + 1, attempt, call.root, base), now)
             if not attempt.resolved:
-                expiring.append((now + timeout, on_attempt_timeout, attempt))
+                expire((now + timeout, on_attempt_timeout, attempt))
 
     def failed(call: _Call, now: float) -> None:
         k = call.layer
@@ -505,7 +515,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
         if call.parent is None and not breaker and call.tries >= max_retries:
             finished_at[call.root] = fail_at  # the last attempt: nothing follows it
         elif fail_at == due:
-            expiring.append((due, failed, call))
+            expire((due, failed, call))
         else:
             at(fail_at, call, failed)  # failed by a crash before its timeout
 
