@@ -12,6 +12,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
@@ -72,11 +73,13 @@ class State:
         order = [*sorted(set(self.problems) - set(declared)), *declared]
         return next((self.problems[n] for n in order if n in self.problems), None)
 
-    @property
+    # Computed once: a page asks for them several times (cache key, permalink, links), and
+    # nothing changes a State's params or seed after parsing.
+    @cached_property
     def query(self) -> dict[str, str]:
         return self.sim.to_query(self.params, self.seed)
 
-    @property
+    @cached_property
     def querystring(self) -> str:
         """The permalink's query: every effective parameter, the seed, the model version."""
         return urlencode({**self.query, MODEL_VERSION.name: str(self.sim.model_version)})

