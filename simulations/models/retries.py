@@ -22,15 +22,15 @@ null when that never holds to the end of the run.
 
 Speed. SimPy keeps the clock for whatever falls due at an irregular time: a backoff
 sleep, a success someone other than the user must hear of (with layers or a breaker), an
-attempt failed by a crash. Everything due at one instant shares one SimPy event. Two
-streams need no events because their times come in order by themselves: user arrivals,
-and timeouts (each is its attempt's send time plus the same per-attempt timeout, at
-every layer, and attempts are sent in time order). Between two SimPy events both are run
-in time order, merged, and an immediate retry is sent from its timeout at once. The
-queue's start and finish times are computed when an attempt arrives (the earliest free
-worker, Kiefer–Wolfowitz, with the trigger's speed profile folded in); for FCFS without
-cancellation this is what `simpy.Resource` produces (the tests check it) at a fraction
-of its events.
+attempt failed by a crash. Two streams need no events because their times come in order
+by themselves: user arrivals, and timeouts (each is its attempt's send time plus the
+same per-attempt timeout, at every layer, and attempts are sent in time order). Between
+two SimPy events both are run in time order, merged, and an immediate retry is sent from
+its timeout at once; at equal times SimPy's event goes first. The tests check that this
+gives the same runs as one SimPy event per timeout. The queue's start and finish times
+are computed when an attempt arrives (the earliest free worker, Kiefer–Wolfowitz, with
+the trigger's speed profile folded in); for FCFS without cancellation this is what
+`simpy.Resource` produces (the tests check it) at a fraction of its events.
 """
 
 from __future__ import annotations
