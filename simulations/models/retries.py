@@ -20,11 +20,16 @@ Recovery. `recovery_s` counts from the trigger's end until, in every later 5 s w
 at least 90 % of the user requests that arrived (and finished) were answered in time;
 null when that never holds to the end of the run.
 
-Speed. SimPy keeps the clock: one timeout per run of user arrivals, one per attempt
-that fails (an immediate retry is sent from its callback), one per backoff sleep, and,
-with layers or a breaker, one per outer attempt or success. The queue's start and finish
-times are computed when an attempt arrives (the earliest free worker, Kiefer–Wolfowitz,
-with the trigger's speed profile folded in); for FCFS without cancellation this is what
+Speed. SimPy keeps the clock for whatever falls due at an irregular time: a backoff
+sleep, a success someone other than the user must hear of (with layers or a breaker), an
+attempt failed by a crash. Two streams need no events because their times come in order
+by themselves: user arrivals, and timeouts (each is its attempt's send time plus the
+same per-attempt timeout, at every layer, and attempts are sent in time order). Between
+two SimPy events both are run in time order, merged, and an immediate retry is sent from
+its timeout at once; at equal times SimPy's event goes first. The tests check that this
+gives the same runs as one SimPy event per timeout. The queue's start and finish times
+are computed when an attempt arrives (the earliest free worker, Kiefer–Wolfowitz, with
+the trigger's speed profile folded in); for FCFS without cancellation this is what
 `simpy.Resource` produces (the tests check it) at a fraction of its events.
 """
 
@@ -33,7 +38,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -58,8 +63,8 @@ BREAKER_OPEN_S = 5.0  # fails fast this long before letting trial calls through
 BREAKER_PROBES = 5  # trial calls in half-open; all must succeed to close again
 RECOVERY_WINDOW_S = 5  # recovery is judged over sliding 5 s windows
 RECOVERY_SHARE = 0.9  # "back within 10 % of demand"
-MAX_WORK = 300_000  # worst-case work units (see worst_case_work) a run may cost: ~1 s
-BACKOFF_WEIGHT = 1.6  # a retry after a sleep costs two events instead of one
+MAX_WORK = 400_000  # worst-case work units (see worst_case_work) a run may cost: ~0.6 s
+BACKOFF_WEIGHT = 2.5  # a retry after a backoff sleep costs a SimPy event: 2–3× an attempt
 DRAW_BLOCK = 4096  # random numbers are drawn in blocks of this many
 # The faint comparison line: Brooker's full jitter with the SRE book's 10 % budget.
 CAREFUL = {"backoff_ms": 500.0, "backoff_cap_ms": 10000.0, "jitter": "full",
@@ -160,24 +165,24 @@ def compare_policy(p: RetriesParams) -> tuple[Policy, str]:
 
 
 def worst_case_work(p: RetriesParams, policy: Policy) -> float:
-    """Work units if every attempt failed: R × (a^L × backoff weight + Σ_{k<L} a^k).
+    """Work units if every attempt failed: R × (a + a² + … + a^L) × BACKOFF_WEIGHT if it sleeps.
 
     R is the number of user requests and a the attempts per call at each layer (1 +
-    max_retries, or 1 + the budget). A retry after a backoff sleep costs a second
-    event, so it weighs 1.6; outer layers' attempts cost about as much as one attempt.
+    max_retries, or 1 + the budget): a^k attempts at layer k, the service's at the
+    bottom. An attempt that times out costs no event of its own, a retry after a backoff
+    sleep costs a SimPy event: measured, two to three times as much.
     """
     requests = p.load * CAPACITY * p.duration_s
     per_call = 1 + policy.max_retries
     if policy.retry_budget > 0:
         per_call = min(per_call, 1 + policy.retry_budget)
     sleeps = policy.max_retries > 0 and policy.backoff_ms > 0 and policy.backoff_cap_ms > 0
-    inner = per_call**p.layers * (BACKOFF_WEIGHT if sleeps else 1)
-    outer = sum(per_call**k for k in range(1, p.layers))
-    return requests * (inner + outer)
+    attempts = sum(per_call**k for k in range(1, p.layers + 1))
+    return requests * attempts * (BACKOFF_WEIGHT if sleeps else 1)
 
 
 def check_limits(p: RetriesParams) -> None:
-    """Refuse runs whose worst-case retry storm would exceed the 2 s budget, naming it."""
+    """Refuse runs whose worst-case retry storm would exceed the time budget, naming it."""
     work = worst_case_work(p, Policy.of(p))
     if work > MAX_WORK:
         name = "layers" if p.layers > 1 else "max_retries"
@@ -187,7 +192,7 @@ def check_limits(p: RetriesParams) -> None:
         raise ParamError(
             name,
             f"requests (load × {CAPACITY:g}/s × duration_s) × attempts per request if every "
-            f"attempt failed (all layers, retries after a backoff count 1.6) must be at most "
+            f"attempt failed (all layers; × {BACKOFF_WEIGHT:g} with a backoff) must be at most "
             f"{MAX_WORK:,} (got {work:,.0f}): {fix}, or set a retry_budget",
         )
 
@@ -273,17 +278,31 @@ def backoff_s(jitter: str, base: float, cap: float, retry: int, previous: float,
     return ceiling / 2 + u * ceiling / 2  # equal
 
 
-def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
-    """Run the stack under one retry policy; the same seed gives the same user arrivals."""
+def _drawn(draw: Callable[[int], np.ndarray]) -> Callable[[], float]:
+    """The next number of draw(DRAW_BLOCK), draw(DRAW_BLOCK), …: one at a time, cheaply."""
+
+    def numbers() -> Iterator[float]:
+        while True:
+            yield from draw(DRAW_BLOCK).tolist()
+
+    return numbers().__next__
+
+
+def simulate(p: RetriesParams, policy: Policy, seed: int, *,
+             timeout_events: bool = False) -> Trace:
+    """Run the stack under one retry policy; the same seed gives the same user arrivals.
+
+    timeout_events: give every timeout its own SimPy event instead of running them in
+    order between events (slower; the tests check that both give the same run).
+    """
     rng = spawn_rngs(seed, "arrivals", "service", "backoff")
     duration = float(p.duration_s)
     timeout = p.timeout_ms / 1000
     arrivals = arrival_times(rng["arrivals"], p.load * CAPACITY, duration)
     service_gen, backoff_gen = rng["service"], rng["backoff"]
     service_scale = SERVICE_MS / 1000 / SERVICE_SHAPE
-    works: list[float] = []
-    uniforms: list[float] = []
-    drawn = [0, 0]  # next unused service time, next unused uniform
+    next_work = _drawn(lambda n: service_gen.gamma(SERVICE_SHAPE, service_scale, n))
+    next_uniform = _drawn(backoff_gen.random)
 
     t0 = float(p.trigger_at_s)
     t1 = t0 + p.trigger_s
@@ -314,17 +333,38 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
     answered = [False] * len(arrivals)
     per_request = [0] * len(arrivals)
 
-    def at(when: float, value: Any, callback: Any) -> None:
-        """Schedule callback(event) at absolute time `when` (≥ the caller's now)."""
-        env.timeout(when - env.now, value).callbacks.append(callback)
+    # SimPy keeps the clock for whatever falls due at an irregular time: a success someone
+    # must hear of, a backoff sleep, a failure when the service crashes. Two streams come
+    # in time order by themselves and need no events: user arrivals, and timeouts (every
+    # one is its send time plus the same `timeout`, and sends happen in time order).
+    # `advance` runs them, merged, up to the next SimPy event; at equal times SimPy's
+    # events go first, and SimPy runs its own in the order they were scheduled.
+    expiring: deque[tuple[float, Any, Any]] = deque()  # (when, callback, value), in order
+    clock = 0.0  # env.now, kept here for the callbacks
+    horizon = math.inf  # when the next SimPy event is due
 
-    def uniform() -> float:
-        nonlocal uniforms
-        i = drawn[1]
-        if i >= len(uniforms):
-            uniforms, i = backoff_gen.random(DRAW_BLOCK).tolist(), 0
-        drawn[1] = i + 1
-        return uniforms[i]
+    def at(when: float, value: Any, callback: Any) -> None:
+        """Schedule callback(value, now) for absolute time `when` (≥ the clock)."""
+        nonlocal horizon
+        delay = when - clock
+        env.timeout(delay, (callback, value)).callbacks.append(fire)
+        when = clock + delay  # the time SimPy computes from the delay
+        if when < horizon:
+            horizon = when
+
+    def expire_by_event(item: tuple[float, Any, Any]) -> None:
+        at(item[0], item[2], item[1])
+
+    expire = expire_by_event if timeout_events else expiring.append
+
+    def fire(ev: simpy.Event) -> None:
+        nonlocal clock, horizon
+        now = clock = env.now
+        callback, value = ev.value
+        callback(value, now)
+        horizon = peek()
+        if arrival_list[next_arrival] < horizon or (expiring and expiring[0][0] < horizon):
+            advance()
 
     # -- circuit breaker, one per layer (closed 0, open 1, half-open 2) -------------------
     state = [0] * p.layers
@@ -373,11 +413,6 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
         # Open: late outcomes of attempts sent before it opened change nothing.
 
     # -- callers --------------------------------------------------------------------------
-    def wait_before_retry(call: _Call) -> float:
-        call.sleep = backoff_s(jitter, base, cap, call.tries, call.sleep,
-                               0.0 if jitter == "none" else uniform())
-        return call.sleep
-
     def start_call(call: _Call, now: float) -> None:
         if budget > 0:
             k = call.layer
@@ -394,7 +429,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             attempt = _Attempt(call)
             start_call(_Call(k + 1, attempt, call.root, base), now)
             if not attempt.resolved:
-                at(now + timeout, attempt, on_attempt_timeout)
+                expire((now + timeout, on_attempt_timeout, attempt))
 
     def failed(call: _Call, now: float) -> None:
         k = call.layer
@@ -404,9 +439,14 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             if budget > 0:
                 tokens[k] -= 1
             call.tries += 1
-            wait = wait_before_retry(call) if backoff else 0.0
-            if wait > 0:
-                at(now + wait, call, on_retry)
+            if backoff:
+                call.sleep = wait = backoff_s(jitter, base, cap, call.tries, call.sleep,
+                                              next_uniform() if jitter != "none" else 0.0)
+                if wait > 0:
+                    at(now + wait, call, send)
+                    return
+            if k == last and not breaker:
+                to_service(call, now)  # what send does, one call sooner
             else:
                 send(call, now)
         else:
@@ -426,38 +466,23 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             attempt.resolved = True
             (succeeded if ok else failed)(attempt.call, now)
 
-    def on_retry(ev: simpy.Event) -> None:
-        send(ev.value, env.now)
-
-    def on_failure(ev: simpy.Event) -> None:
-        failed(ev.value, env.now)
-
-    def on_success(ev: simpy.Event) -> None:
-        succeeded(ev.value, env.now)
-
-    def on_attempt_timeout(ev: simpy.Event) -> None:
-        attempt = ev.value
+    def on_attempt_timeout(attempt: _Attempt, now: float) -> None:
         if not attempt.resolved:
             attempt.resolved = True
-            failed(attempt.call, env.now)
+            failed(attempt.call, now)
 
     # -- the service ----------------------------------------------------------------------
     heapreplace = heapq.heapreplace
     join, leave, release = queue_in.append, queue_out.append, busy_to.append
 
     def to_service(call: _Call, now: float) -> None:
-        nonlocal works
         per_request[call.root] += 1
         if crash and t0 <= now < t1:
             refused_t.append(now)
             failed(call, now)  # refused at once: the service is down
             return
         due = now + timeout
-        i = drawn[0]
-        if i >= len(works):
-            works, i = service_gen.gamma(SERVICE_SHAPE, service_scale, DRAW_BLOCK).tolist(), 0
-        drawn[0] = i + 1
-        work = works[i]
+        work = next_work()
         start = free[0]
         if start < now:
             start = now
@@ -480,7 +505,7 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             release(end)
             if end <= due:
                 if notify_success:
-                    env.timeout(end - env.now, call).callbacks.append(on_success)
+                    at(end, call, succeeded)
                 else:
                     # Only the user hears of it: no event needed.
                     finished_at[call.root] = end
@@ -489,31 +514,44 @@ def simulate(p: RetriesParams, policy: Policy, seed: int) -> Trace:
             fail_at = due
         if call.parent is None and not breaker and call.tries >= max_retries:
             finished_at[call.root] = fail_at  # the last attempt: nothing follows it
+        elif fail_at == due:
+            expire((due, failed, call))
         else:
-            env.timeout(fail_at - env.now, call).callbacks.append(on_failure)
+            at(fail_at, call, failed)  # failed by a crash before its timeout
 
     # -- users ----------------------------------------------------------------------------
-    arrival_list = arrivals.tolist()
-    n_requests = len(arrival_list)
+    arrival_list = [*arrivals.tolist(), math.inf]  # a sentinel after the last
     peek = env.peek
+    next_arrival = 0
 
-    def on_arrival(ev: simpy.Event) -> None:
-        # Later arrivals due before any scheduled event are started here, at their own
-        # times: nothing can happen in between, so one event serves a run of arrivals.
-        i = ev.value
-        now = env.now
+    def advance() -> None:
+        """Start arrivals and expire timeouts, in time order, until the next SimPy event."""
+        nonlocal next_arrival
+        i = next_arrival
+        arrive = arrival_list[i]
+        popleft = expiring.popleft
         while True:
-            start_call(_Call(0, None, i, base), now)
+            if expiring:
+                expire = expiring[0][0]
+                if expire <= arrive:  # a timeout before an arrival due at the same time
+                    if expire >= horizon:
+                        break
+                    _, callback, value = popleft()
+                    callback(value, expire)
+                    continue
+            if arrive >= horizon:  # (always true for the sentinel)
+                break
+            start_call(_Call(0, None, i, base), arrive)
             i += 1
-            if i == n_requests:
-                return
-            now = arrival_list[i]
-            if peek() <= now:
-                at(now, i, on_arrival)
-                return
+            arrive = arrival_list[i]
+        next_arrival = i
 
-    if n_requests:
-        at(arrival_list[0], 0, on_arrival)
+    def begin(_: simpy.Event) -> None:
+        nonlocal horizon
+        horizon = peek()  # the `until` event at least: nothing due at the end or later runs
+        advance()
+
+    env.timeout(0).callbacks.append(begin)
     env.run(until=duration)
     return Trace(arrivals, timeout, queue_in, queue_out, busy_to, refused_t,
                  finished_at, answered,
@@ -592,17 +630,17 @@ def measure(p: RetriesParams, trace: Trace) -> Measures:
     answered = finished & np.asarray(trace.answered, dtype=bool)
     demand = np.bincount(arrived, minlength=bins)[:bins]
     goodput = _per_second(done_at[answered], bins)
-    attempts = _per_second(trace.queue_in, bins) + _per_second(trace.refused_t, bins)
+    joined = np.asarray(trace.queue_in, dtype=float)  # each list converted once
+    start = np.asarray(trace.queue_out, dtype=float)
+    attempts = _per_second(joined, bins) + _per_second(trace.refused_t, bins)
 
-    joined = np.asarray(trace.queue_in)
-    left = np.sort(np.asarray(trace.queue_out))
+    left = np.sort(start, kind="stable")  # nearly sorted already: the stable sort is O(n)
     edges = np.minimum(np.arange(1, bins + 1, dtype=float), duration)
     queue = (np.searchsorted(joined, edges, "right") - np.searchsorted(left, edges, "right"))
     waiting = np.arange(1, joined.size + 1) - np.searchsorted(left, joined, "right")
     peak_queue = int(waiting.max()) if waiting.size else 0
 
-    start = np.asarray(trace.queue_out)
-    end = np.minimum(np.asarray(trace.busy_to), duration)
+    end = np.minimum(np.asarray(trace.busy_to, dtype=float), duration)
     busy = np.clip(end - start, 0, None).sum()
     wasted = np.clip(end - np.maximum(start, joined + trace.timeout_s), 0, None).sum()
 
@@ -845,7 +883,8 @@ SIMULATION = Simulation(
     figure=build_figure,
     check=check_limits,
     limits=(f"The worst-case work, load × {CAPACITY:g}/s × duration_s requests times the attempts "
-            f"each would make if every attempt failed (all layers; a retry after a backoff counts "
-            f"1.6; a retry_budget caps the attempts), must be at most {MAX_WORK:,}.",),
+            f"each would make if every attempt failed (all layers; times {BACKOFF_WEIGHT:g} when "
+            f"retries back off; a retry_budget caps the attempts), must be at most "
+            f"{MAX_WORK:,}.",),
     main_param="load",
 )

@@ -8,12 +8,17 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+import simpy
 
 from simulations import ParamError, execute, get
 from simulations.models.agents import (
+    EXTRA_BLOCK,
     LOOP_EVERY_MIN,
     POLICIES,
+    RESTART_DOWN_MIN,
     REVIEW_CATCH,
+    STAMP_HALF_QUEUE,
+    STAMP_MIN,
     action_harm,
     erlang_c_wait,
     make_stream,
@@ -141,6 +146,74 @@ def test_ample_reviewers_catch_harmful_proposals_at_the_configured_rate():
     assert op.stamps == 0
     assert op.harm_reviews > 1000
     assert op.harm_caught / op.harm_reviews == pytest.approx(REVIEW_CATCH, abs=0.035)
+
+
+def _approval_on_a_simpy_resource(params, stream, seed: int):
+    """Propose and approve the textbook way: one SimPy process per proposal, a real
+    simpy.Resource for the reviewers, the same draws per request (a proposal's own, then
+    re-reviews in the order they are asked for). Returns review starts, stamps, restarts."""
+    rng = np.random.default_rng(seed)
+    n = len(stream.t)
+    own = list(zip(rng.random(n), rng.standard_exponential(n), rng.random(n), strict=True))
+    extra: list[tuple[float, float, float]] = []
+    env = simpy.Environment()
+    reviewers = simpy.Resource(env, capacity=params.reviewers)
+    started: list[float] = []
+    stamps: list[bool] = []
+    restarts: list[tuple[float, int]] = []
+
+    def review(i, draws):
+        with reviewers.request() as req:
+            yield req
+            started.append(env.now)
+            waiting = len(reviewers.queue)
+            stamp = draws[0] < waiting / (waiting + STAMP_HALF_QUEUE)
+            yield env.timeout(STAMP_MIN if stamp else params.review_min * draws[1])
+        stamps.append(stamp)
+        return not (stream.harmful[i] and not stamp and draws[2] < REVIEW_CATCH)
+
+    def proposal(i):
+        yield env.timeout(stream.t[i])
+        approved = yield env.process(review(i, own[i]))
+        if not (approved and stream.harmful[i] and stream.kind[i] == "restart_loop"):
+            return
+        stop_at = env.now + stream.notice_min[i]
+        restarts.append((env.now, i))
+        while env.now + LOOP_EVERY_MIN < stop_at:
+            yield env.timeout(LOOP_EVERY_MIN)
+            if not extra:
+                extra.extend(reversed(list(zip(rng.random(EXTRA_BLOCK),
+                                               rng.standard_exponential(EXTRA_BLOCK),
+                                               rng.random(EXTRA_BLOCK), strict=True))))
+            approved = yield env.process(review(i, extra.pop()))
+            if not approved or env.now >= stop_at:
+                return
+            restarts.append((env.now, i))
+
+    for i in range(n):
+        env.process(proposal(i))
+    env.run(until=(params.days + 1) * 1440)
+    return started, stamps, restarts
+
+
+def test_the_approval_queue_computed_on_request_is_what_a_simpy_resource_gives():
+    """The model decides each review when it is asked for (the earliest free reviewer,
+    and who else will have asked by then, rubber stamps and restart loops' re-reviews
+    included). A simpy.Resource fed the same proposals and draws must start the same
+    reviews at the same minutes, stamp the same ones and restart the same loops. Floats
+    agree to rounding: the model schedules a re-review from the minute it asked."""
+    params = _parse(policy="approve", reviewers=2, review_min=20, proposals_per_day=150,
+                    harmful_share=0.3, days=7)
+    stream = make_stream(params, np.random.default_rng(3))
+    op = run_policy(params, "approve", stream, np.random.default_rng(4))
+    started, stamps, restarts = _approval_on_a_simpy_resource(params, stream, 4)
+    assert 0.2 < op.stamps / op.reviews < 0.8, "the queue must be long enough to stamp"
+    assert len(restarts) > len({i for _, i in restarts}), "some loop must be re-reviewed"
+    assert op.started == pytest.approx(started, rel=1e-12)
+    assert (op.reviews, op.stamps) == (len(stamps), sum(stamps))
+    loops = sorted((t, i) for t, minutes, _, i in op.impacts if minutes == RESTART_DOWN_MIN)
+    assert [i for _, i in loops] == [i for _, i in sorted(restarts)]
+    assert [t for t, _ in loops] == pytest.approx([t for t, _ in sorted(restarts)], rel=1e-12)
 
 
 def test_erlang_c_matches_textbook_values():
