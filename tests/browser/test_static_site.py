@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils.html import escape
 
 from devtools import localserver
@@ -26,7 +27,11 @@ def exported(tmp_path_factory) -> Path:
     """The whole book exported once (~20 s: every preset's image is drawn). Session-scoped:
     as a module fixture pytest built it twice, once per browser parametrisation group."""
     out = tmp_path_factory.mktemp("site")
-    call_command("export", str(out), "--overwrite", "--live-url", "https://book.example.org")
+    # The export collects static files first: into a folder of its own, not the staticfiles/
+    # the other test worker's server is serving (rewritten mid-response, a script arrived
+    # truncated: ERR_CONTENT_LENGTH_MISMATCH).
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static"))):
+        call_command("export", str(out), "--overwrite", "--live-url", "https://book.example.org")
     return out
 
 
