@@ -181,8 +181,12 @@ def _figure_partial(request: HttpRequest, state: sims.State, page_url: str) -> H
         resp = TemplateResponse(request, "_figure.html#controls", {"fig": fig}, status=400)
         return reswap(retarget(resp, f"#form-{slug}"), "outerHTML")
     fig = _figure_context(state, page_url)
-    partial = "body" if request.htmx.target == f"body-{slug}" else "result"
-    fig["oob_presets"] = partial == "result"  # a slider move may leave or reach a preset
+    # A slider move targets `out-<sim>` (everything but the chart <div>, which Plotly
+    # redraws in place); a preset, "Reset" or "New seed" the body; anything else (an
+    # outside page fetching the public fragment with htmx) the whole result, chart included.
+    partial = {f"body-{slug}": "body", f"out-{slug}": "out"}.get(request.htmx.target or "",
+                                                                   "result")
+    fig["oob_presets"] = partial != "body"  # a slider move may leave or reach a preset
     resp = TemplateResponse(request, f"_figure.html#{partial}", {"fig": fig})
     if _owns_address_bar(request, slug, page_url):
         replace_url(resp, fig["permalink"])

@@ -133,8 +133,20 @@ def test_a_good_htmx_request_for_the_body_gets_presets_controls_and_result(clien
     assert resp.status_code == 200
     assert html.strip().startswith('<div class="sim-main" id="body-fanout">')
     assert 'class="presets"' in html and 'id="form-fanout"' in html
-    assert 'id="result-fanout"' in html and 'hx-target="#result-fanout"' in html
+    assert 'id="result-fanout"' in html and 'hx-target="#out-fanout"' in html
     assert 'class="error"' in html and "aria-invalid" not in html
+
+
+def test_a_slider_move_gets_the_result_without_the_chart_so_plotly_redraws_it_in_place(client):
+    resp = client.get("/chapters/tail-latency/?fanout=30", headers={
+        "HX-Request": "true", "HX-Target": "out-fanout"})
+    html = resp.content.decode()
+    assert resp.status_code == 200
+    assert html.strip().startswith('<div class="sim-out" id="out-fanout">')
+    assert 'class="figdata"' in html and 'data-chart="chart-fanout"' in html
+    assert 'id="chart-fanout"' not in html  # the drawn chart stays where it is
+    assert 'table class="metrics"' in html and 'class="permalink"' in html
+    assert 'id="presets-fanout" role="group" aria-label="Presets" hx-swap-oob="true"' in html
 
 
 # -- fragment vs page; permalinks ------------------------------------------------------------
