@@ -126,11 +126,16 @@ def test_htmx_bad_input_comes_back_as_the_controls_with_the_error_beside_its_con
     assert 'hx-target="#body-fanout"' in html
 
 
-def test_a_good_htmx_request_for_the_body_gets_presets_controls_and_result(client):
+def _swap_for(client, target: str) -> str:
+    """What the tail-latency chapter answers an htmx request aimed at `target`."""
     resp = client.get("/chapters/tail-latency/?fanout=30", headers={
-        "HX-Request": "true", "HX-Target": "body-fanout"})
-    html = resp.content.decode()
+        "HX-Request": "true", "HX-Target": target})
     assert resp.status_code == 200
+    return resp.content.decode()
+
+
+def test_a_good_htmx_request_for_the_body_gets_presets_controls_and_result(client):
+    html = _swap_for(client, "body-fanout")
     assert html.strip().startswith('<div class="sim-main" id="body-fanout">')
     assert 'class="presets"' in html and 'id="form-fanout"' in html
     assert 'id="result-fanout"' in html and 'hx-target="#out-fanout"' in html
@@ -138,10 +143,7 @@ def test_a_good_htmx_request_for_the_body_gets_presets_controls_and_result(clien
 
 
 def test_a_slider_move_gets_the_result_without_the_chart_so_plotly_redraws_it_in_place(client):
-    resp = client.get("/chapters/tail-latency/?fanout=30", headers={
-        "HX-Request": "true", "HX-Target": "out-fanout"})
-    html = resp.content.decode()
-    assert resp.status_code == 200
+    html = _swap_for(client, "out-fanout")
     assert html.strip().startswith('<div class="sim-out" id="out-fanout">')
     assert 'class="figdata"' in html and 'data-chart="chart-fanout"' in html
     assert 'id="chart-fanout"' not in html  # the drawn chart stays where it is

@@ -290,6 +290,18 @@ class Figures:
         page.wait_for_selector(f"#chart-{slug}[data-drawn]", state="attached")
         page.evaluate(_FIGURE_PROBE)
 
+    def load_clean(self, page, url: str) -> None:
+        """Load any page and wait for each chart on it to be drawn (CSP and all); the watch
+        fixture then asserts no console error, CSP violation or foreign request."""
+        response = page.goto(url)
+        assert response is not None and response.status == 200, f"GET {url}: {response.status}"
+        page.wait_for_load_state("networkidle")
+        for chart in page.locator(".chart").all():
+            chart.wait_for(state="attached")
+            page.wait_for_function("el => el.hasAttribute('data-drawn')",
+                                   arg=chart.element_handle())
+        assert page.locator("h1, figure.sim").count() > 0
+
     def probe(self, page) -> dict:
         """Counts of swaps and redraws so far (pass to wait_redrawn)."""
         return page.evaluate("() => Object.assign({}, window.__probe)")

@@ -57,7 +57,7 @@ def slider_value(page, slug: str, name: str) -> float:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_a_lab_is_driven_by_keyboard_sliders_permalinks_presets_and_seeds_and_refuses_bad_values(
         page, figures, watch, slug):
-    the_embed_page_loads_clean(page, slug)
+    the_embed_page_loads_clean(page, figures, slug)
     figures.open(page, lab(slug), slug)
     tab_reaches_every_control_of_the_figure_with_visible_focus(page, slug)
     the_main_slider_is_operable_by_arrow_keys(page, figures, slug)
@@ -202,17 +202,10 @@ def new_seed_reruns_with_a_new_seed_in_the_url(page, figures, slug: str) -> None
     assert f"seed {new}" in page.inner_text(f"#result-{slug} .provenance")
 
 
-def the_embed_page_loads_clean(page, slug: str) -> None:
+def the_embed_page_loads_clean(page, figures, slug: str) -> None:
     """The embeddable figure, under the same watch (no console error, CSP violation or
     foreign request); test_reading.py loads every other kind of page the same way."""
-    url = f"/simulations/{slug}/embed"
-    response = page.goto(url)
-    assert response is not None and response.status == 200, f"GET {url}: {response.status}"
-    page.wait_for_load_state("networkidle")
-    for chart in page.locator(".chart").all():  # wait for Plotly to draw, CSP and all
-        chart.wait_for(state="attached")
-        page.wait_for_function("el => el.hasAttribute('data-drawn')", arg=chart.element_handle())
-    assert page.locator("h1, figure.sim").count() > 0
+    figures.load_clean(page, f"/simulations/{slug}/embed")
 
 
 def an_invalid_value_shows_the_error_inline_and_keeps_the_last_good_chart(

@@ -71,16 +71,8 @@ PAGE_TYPES = {
 
 
 @pytest.mark.parametrize("kind", PAGE_TYPES)
-def test_every_kind_of_page_loads_clean(page, site, kind):
-    url = PAGE_TYPES[kind](site)
-    response = page.goto(url)
-    assert response is not None and response.status == 200, f"GET {url}: {response.status}"
-    page.wait_for_load_state("networkidle")
-    for chart in page.locator(".chart").all():  # wait for Plotly to draw, CSP and all
-        chart.wait_for(state="attached")
-        page.wait_for_function("el => el.hasAttribute('data-drawn')", arg=chart.element_handle())
-    assert page.locator("h1, figure.sim").count() > 0
-    # The watch fixture asserts no console error, CSP violation or foreign request.
+def test_every_kind_of_page_loads_clean(page, site, figures, kind):
+    figures.load_clean(page, PAGE_TYPES[kind](site))
 
 
 def test_a_ticked_checklist_item_is_still_ticked_after_a_reload(page):
