@@ -54,12 +54,12 @@ ops-deps:  ## make sure Debian's redis-server and promtool are installed (operat
 # tests, then the real-browser tests, each worker with its own gunicorn, image renderer and
 # Chromium. Their waits are on events, bounded at 30 s, and their server's admission limits
 # are sized for a test run (tests/browser/conftest.py), so a busy second worker slows them
-# without failing them. --dist loadgroup keeps the static-export tests on one worker (one export).
+# without failing them. The static export is built once per run, by whichever worker asks first.
 test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
 	$(RUN) pytest -m "not browser" -n 2
-	$(RUN) pytest -m browser -n 2 --dist loadgroup
+	$(RUN) pytest -m browser -n 2
 
 test-fast: install  ## everything except the browser tests
 	$(RUN) pytest -m "not browser"
