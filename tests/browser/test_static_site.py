@@ -69,6 +69,8 @@ def static_server(root: Path) -> Iterator[str]:
 
 
 def test_the_export_reads_and_switches_presets_with_only_a_static_server(exported, new_context):
+    # One test, so one worker builds the export and the other is not left waiting for it.
+    each_figure_of_a_multi_figure_chapter_gets_its_own_preset_pages(exported)
     chapter = next(p for p in content.book().pages if p.simulation and len(p.presets) >= 2)
     slug = chapter.simulation
     with static_server(exported) as base:
@@ -92,7 +94,7 @@ def test_the_export_reads_and_switches_presets_with_only_a_static_server(exporte
             assert resp.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-def test_each_figure_of_a_multi_figure_chapter_gets_its_own_preset_pages(exported):
+def each_figure_of_a_multi_figure_chapter_gets_its_own_preset_pages(exported: Path) -> None:
     chapter = next(p for p in content.book().pages if len(p.figures) >= 2 and p.figures[1].presets)
     for fig in chapter.figures[1:]:
         slug = fig.simulation
