@@ -53,17 +53,16 @@ browser-deps:  ## make sure Debian's chromium is installed (browser tests, stati
 ops-deps:  ## make sure Debian's redis-server and promtool are installed (operations tests)
 	@bash scripts/ensure-ops-tools.sh
 
-# The suite in two passes, each on both cores (pytest-xdist; the tests share nothing a second
-# worker could disturb: free ports, a cache directory per worker): everything but the browser
-# tests, then the real-browser tests, each worker with its own gunicorn, image renderer and
-# Chromium. Their waits are on events, bounded at 30 s, and their server's admission limits
+# The suite in one pass on both cores (pytest-xdist; the tests share nothing a second worker
+# could disturb: free ports, a cache directory per worker), real-browser tests included: each
+# worker starts its own gunicorn, image renderer and Chromium when its first browser test runs
+# (one pass, so neither core idles while the other finishes a pass's last tests). Their waits are on events, bounded at 30 s, and their server's admission limits
 # are sized for a test run (tests/browser/conftest.py), so a busy second worker slows them
 # without failing them. The static export is built once per run, by whichever worker asks first.
 test: install browser-deps ops-deps  ## the whole suite, real-browser tests included
 	$(RUN) python -m devtools.vendor
 	$(RUN) python manage.py collectstatic --noinput --verbosity 0
-	$(RUN) pytest -m "not browser" -n 2
-	$(RUN) pytest -m browser -n 2
+	$(RUN) pytest -n 2
 
 test-fast: install  ## everything except the browser tests
 	$(RUN) pytest -m "not browser"
