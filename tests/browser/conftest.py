@@ -302,6 +302,19 @@ class Figures:
                                    arg=chart.element_handle())
         assert page.locator("h1, figure.sim").count() > 0
 
+    def drag(self, page, slider_id: str, fractions: tuple[float, ...], steps: int = 2) -> None:
+        """Press a real mouse on a slider's middle and move it through `fractions` of its
+        width, leaving the button down (the caller lets go with page.mouse.up())."""
+        slider = page.locator(f"#{slider_id}")
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        assert box is not None
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        for frac in fractions:
+            page.mouse.move(box["x"] + box["width"] * frac, y, steps=steps)
+
     def probe(self, page) -> dict:
         """Counts of swaps and redraws so far (pass to wait_redrawn)."""
         return page.evaluate("() => Object.assign({}, window.__probe)")

@@ -386,15 +386,7 @@ def test_dragging_a_slider_shows_labelled_previews_and_letting_go_draws_the_full
     down the chart shows quick runs marked as previews; on release, the full run replaces them."""
     slug = "fanout"
     figures.open(page, lab(slug) + "?seed=77", slug)
-    slider = page.locator(f"#sl-{slug}-requests")
-    slider.scroll_into_view_if_needed()
-    box = slider.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.5, y)
-    page.mouse.down()
-    for frac in (0.55, 0.6, 0.65):
-        page.mouse.move(box["x"] + box["width"] * frac, y, steps=2)
+    figures.drag(page, f"sl-{slug}-requests", (0.55, 0.6, 0.65))
     page.wait_for_function(
         f"() => document.getElementById('chart-{slug}').getAttribute('data-preview') === 'drag'",
         timeout=15_000)

@@ -140,7 +140,7 @@ def test_a_step_on_a_chapters_second_figure_shows_that_figure_to_the_room(new_co
     assert follower.locator(".follow-figure:not([hidden])").count() == 1
 
 
-def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(new_context):
+def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(new_context, figures):
     """While the facilitator drags a slider, the presenter shows labelled previews; the room
     is told the state only on release, so followers never run the positions passed over."""
     fac = new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -160,14 +160,7 @@ def test_the_room_follows_the_facilitators_release_not_the_previews_of_a_drag(ne
       };
     }""")
 
-    slider = fac.locator("#sl-fanout-requests")
-    slider.scroll_into_view_if_needed()
-    box = slider.bounding_box()
-    assert box is not None
-    y = box["y"] + box["height"] / 2
-    fac.mouse.move(box["x"] + box["width"] * 0.5, y)
-    fac.mouse.down()
-    fac.mouse.move(box["x"] + box["width"] * 0.6, y, steps=3)
+    figures.drag(fac, "sl-fanout-requests", (0.6,), steps=3)
     fac.wait_for_function(
         "() => document.getElementById('chart-fanout').getAttribute('data-preview') === 'drag'",
         timeout=15_000)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import subprocess
 import sys
 import time
@@ -22,29 +21,16 @@ from monograph import content
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
-def exported(tmp_path_factory, worker_id) -> Path:
-    """The whole book exported once per test run (~20 s: every preset's image is drawn),
-    whichever xdist worker asks first; the other waits on the lock and reads the same site.
-    (xdist's `loadgroup` would put both tests on one worker, but with pytest 9.2 it no
-    longer groups anything: each worker built its own export, measured.)"""
-    if worker_id == "master":  # not under xdist: this session's own folder
-        return _export(tmp_path_factory.mktemp("site"), tmp_path_factory.mktemp("static"))
-    shared = tmp_path_factory.getbasetemp().parent  # this run's folder, shared by its workers
-    out, done = shared / "static-export", shared / "static-export.done"
-    with open(shared / "static-export.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            _export(out, shared / "static-export-static")
-            done.touch()
-    return out
-
-
-def _export(out: Path, static_root: Path) -> Path:
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """The whole book exported (~20 s: every preset's image is drawn), for the one test below
+    (one test, so one xdist worker builds it: with pytest 9.2 xdist's `loadgroup` no longer
+    keeps two tests on one worker, and each built its own export, measured)."""
+    out = tmp_path_factory.mktemp("site")
     # The export collects static files first: into a folder of its own, not the staticfiles/
     # the other test worker's server is serving (rewritten mid-response, a script arrived
     # truncated: ERR_CONTENT_LENGTH_MISMATCH).
-    with override_settings(STATIC_ROOT=str(static_root)):
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static"))):
         call_command("export", str(out), "--overwrite", "--live-url", "https://book.example.org")
     return out
 
