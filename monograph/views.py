@@ -114,7 +114,8 @@ def _presets(state: sims.State, page_url: str) -> list[dict[str, Any]]:
 
 
 def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
-    """What the controls partial needs (no run): values, errors, presets."""
+    """What the controls partial needs (no run): values and errors. (The presets come with
+    the result, which marks the one it matches.)"""
     sim = state.sim
     chapters = content.book().chapters_for_simulation(sim.slug)
     spec, figure_param = _spec(sim.slug, page_url)
@@ -125,7 +126,6 @@ def _controls_context(state: sims.State, page_url: str) -> dict[str, Any]:
         "reset_url": _page_query(page_url, figure_param),
         "figure_name": figure_param.get("figure", ""),
         "qs": state.querystring,
-        "presets": _presets(state, page_url),
         "state": state,
         "controls": sims.controls(state),
         "caption": _caption(spec),
@@ -180,13 +180,16 @@ def _figure_partial(request: HttpRequest, state: sims.State, page_url: str) -> H
         fig = _controls_context(state, page_url)
         resp = TemplateResponse(request, "_figure.html#controls", {"fig": fig}, status=400)
         return reswap(retarget(resp, f"#form-{slug}"), "outerHTML")
-    fig = _figure_context(state, page_url)
     # A slider move targets `out-<sim>` (everything but the chart <div>, which Plotly
     # redraws in place); a preset, "Reset" or "New seed" the body; anything else (an
     # outside page fetching the public fragment with htmx) the whole result, chart included.
     partial = {f"body-{slug}": "body", f"out-{slug}": "out"}.get(request.htmx.target or "",
                                                                    "result")
-    fig["oob_presets"] = partial != "body"  # a slider move may leave or reach a preset
+    if partial == "body":
+        fig = _figure_context(state, page_url)
+    else:  # the result only: no controls, caption or chapters to build on a slider move
+        fig = _result_context(state, page_url)
+        fig["oob_presets"] = True  # a slider move may leave or reach a preset
     resp = TemplateResponse(request, f"_figure.html#{partial}", {"fig": fig})
     if _owns_address_bar(request, slug, page_url):
         replace_url(resp, fig["permalink"])
